@@ -1,0 +1,38 @@
+# Two commands matter (README, CONTRACT section 1): `make run` and `make test`.
+VENV    := .venv
+PY      := $(VENV)/bin/python
+FLASK   := $(VENV)/bin/flask --app wsgi
+PYTHON3 ?= python3
+
+.PHONY: run test install browser bench clean
+
+# Re-install only when requirements.txt changes.
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) demo seed
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+# Debian's Chromium for the end-to-end tests; Playwright drives it, nothing is downloaded at run time.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+# The suite on SQLite; then the database-backed tests again on PostgreSQL when TEST_DATABASE_URL is set.
+test: install browser
+	env -u TEST_DATABASE_URL $(PY) -m pytest -q
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+	  echo "== again on PostgreSQL"; $(PY) -m pytest -q tests/portal; fi
+
+bench: install
+	$(PY) bench/invoice_list.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,42 @@
+"""HisabPro: the merchant portal. `create_app` only assembles: config, extensions, blueprints."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from .config import DEFAULT_INSTANCE_PATH, load_config
+from .extensions import cache, csrf, db, limiter, login_manager, migrate
+
+
+def create_app(config: dict | None = None) -> Flask:
+    instance_path = Path(
+        (config or {}).get("INSTANCE_PATH") or os.environ.get("PORTAL_INSTANCE_PATH") or DEFAULT_INSTANCE_PATH
+    )
+    app = Flask(__name__, instance_path=str(instance_path), instance_relative_config=True)
+    app.config.from_mapping(load_config(instance_path))
+    if config:
+        app.config.from_mapping(config)
+    logging.getLogger("portal").setLevel(app.config.get("LOG_LEVEL", "INFO"))
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    cache.init_app(app)
+    limiter.init_app(app)
+
+    from . import auth, api, errors, invoices, security, users, cli, templating
+
+    security.init_app(app)
+    templating.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(invoices.bp)
+    app.register_blueprint(users.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # bearer tokens, no cookies: nothing for a cross-site form to ride on
+    cli.init_app(app)
+    return app

@@ -1,0 +1,149 @@
+"""The OpenAPI 3 description of `/api/v1`, served at `/api/v1/openapi.json`."""
+from ..models import STATUSES
+
+_money = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "example": "1234.50",
+          "description": "Decimal string in major units; never a float."}
+_minor = {"type": "integer", "description": "Integer amount in the currency's minor unit."}
+_error = {"$ref": "#/components/schemas/Error"}
+
+
+def _responses(ok_code: str, ok_schema: dict, *errors: str) -> dict:
+    described = {
+        "400": "Malformed request or parameter",
+        "401": "Missing or invalid API token",
+        "404": "No such invoice",
+        "409": "The invoice's status does not allow this",
+        "422": "Validation failed; `error.fields` names each bad field",
+    }
+    out = {ok_code: {"description": "OK", "content": {"application/json": {"schema": ok_schema}}}}
+    for code in errors:
+        out[code] = {"description": described[code], "content": {"application/json": {"schema": _error}}}
+    return out
+
+
+_invoice_ref = {"$ref": "#/components/schemas/Invoice"}
+_id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
+def openapi_document() -> dict:
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "HisabPro API", "version": "1.0.0",
+                 "description": "Invoices and payment links for HisabPro merchants. "
+                                "Amounts are decimal strings in major units plus integer minor units."},
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearerAuth": []}],
+        "paths": {
+            "/invoices": {
+                "get": {
+                    "summary": "List invoices, newest first",
+                    "parameters": [
+                        {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(STATUSES)}},
+                        {"name": "q", "in": "query", "schema": {"type": "string"},
+                         "description": "Search by number, customer name or email"},
+                        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                        {"name": "per_page", "in": "query",
+                         "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+                    ],
+                    "responses": _responses("200", {"$ref": "#/components/schemas/InvoicePage"}, "400", "401"),
+                },
+                "post": {
+                    "summary": "Create a draft invoice",
+                    "requestBody": {"required": True, "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/InvoiceInput"}}}},
+                    "responses": _responses("201", _invoice_ref, "400", "401", "422"),
+                },
+            },
+            "/invoices/{id}": {
+                "parameters": [_id_param],
+                "get": {"summary": "One invoice", "responses": _responses("200", _invoice_ref, "401", "404")},
+                "patch": {
+                    "summary": "Replace a draft invoice's contents",
+                    "requestBody": {"required": True, "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/InvoiceInput"}}}},
+                    "responses": _responses("200", _invoice_ref, "400", "401", "404", "409", "422"),
+                },
+            },
+            "/invoices/{id}/open": {
+                "parameters": [_id_param],
+                "post": {"summary": "Issue a draft invoice to the customer",
+                         "responses": _responses("200", _invoice_ref, "401", "404", "409")},
+            },
+            "/invoices/{id}/void": {
+                "parameters": [_id_param],
+                "post": {"summary": "Void an invoice (not once money was received)",
+                         "responses": _responses("200", _invoice_ref, "401", "404", "409")},
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                               "description": "Create one with `flask --app wsgi api-tokens create EMAIL`."}},
+            "schemas": {
+                "Error": {
+                    "type": "object", "required": ["error"],
+                    "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
+                        "code": {"type": "string", "example": "validation_failed"},
+                        "message": {"type": "string"},
+                        "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                    }}},
+                },
+                "Customer": {
+                    "type": "object", "required": ["name", "email"],
+                    "properties": {"name": {"type": "string", "maxLength": 200},
+                                   "email": {"type": "string", "format": "email"},
+                                   "phone": {"type": "string", "nullable": True}},
+                },
+                "InvoiceInput": {
+                    "type": "object", "required": ["customer", "currency", "items"],
+                    "properties": {
+                        "customer": {"$ref": "#/components/schemas/Customer"},
+                        "currency": {"type": "string", "example": "INR", "description": "ISO 4217 code"},
+                        "items": {"type": "array", "minItems": 1, "maxItems": 100, "items": {
+                            "type": "object", "required": ["description", "unit_price"],
+                            "properties": {"description": {"type": "string", "maxLength": 500},
+                                           "quantity": {"type": "integer", "minimum": 1, "default": 1},
+                                           "unit_price": _money}}},
+                        "due_date": {"type": "string", "format": "date"},
+                        "notes": {"type": "string", "maxLength": 5000},
+                    },
+                },
+                "Invoice": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"}, "number": {"type": "string", "example": "INV-2026-0001"},
+                        "status": {"type": "string", "enum": list(STATUSES)},
+                        "currency": {"type": "string"}, "amount": _money, "amount_minor": _minor,
+                        "amount_paid": _money, "amount_paid_minor": _minor, "amount_due_minor": _minor,
+                        "customer": {"$ref": "#/components/schemas/Customer"},
+                        "items": {"type": "array", "items": {"type": "object", "properties": {
+                            "description": {"type": "string"}, "quantity": {"type": "integer"},
+                            "unit_price": _money, "unit_price_minor": _minor,
+                            "amount": _money, "amount_minor": _minor}}},
+                        "due_date": {"type": "string", "format": "date", "nullable": True},
+                        "notes": {"type": "string"},
+                        "pay_url": {"type": "string", "format": "uri"},
+                        "html_url": {"type": "string", "format": "uri"},
+                        "created_at": {"type": "string", "format": "date-time"},
+                        "opened_at": {"type": "string", "format": "date-time", "nullable": True},
+                        "paid_at": {"type": "string", "format": "date-time", "nullable": True},
+                        "voided_at": {"type": "string", "format": "date-time", "nullable": True},
+                        "links": {"type": "array", "items": {"type": "object", "properties": {
+                            "gateway": {"type": "string"}, "link_id": {"type": "string"},
+                            "url": {"type": "string"}, "status": {"type": "string"},
+                            "created_at": {"type": "string", "format": "date-time"},
+                            "expires_at": {"type": "string", "format": "date-time", "nullable": True}}}},
+                        "payments": {"type": "array", "items": {"type": "object", "properties": {
+                            "gateway": {"type": "string"}, "payment_id": {"type": "string"},
+                            "amount_minor": _minor, "status": {"type": "string"},
+                            "received_at": {"type": "string", "format": "date-time"}}}},
+                    },
+                },
+                "InvoicePage": {
+                    "type": "object", "required": ["items", "page", "per_page", "total"],
+                    "properties": {"items": {"type": "array", "items": _invoice_ref},
+                                   "page": {"type": "integer"}, "per_page": {"type": "integer"},
+                                   "total": {"type": "integer"}},
+                },
+            },
+        },
+    }

@@ -1,0 +1,134 @@
+from flask import g, jsonify, request
+
+from ..errors import json_error
+from ..extensions import db
+from ..invoices import service
+from ..invoices.service import InvoiceInputError
+from ..models import STATUSES, Invoice, InvoiceStateError
+from . import bp
+from .auth import token_required
+from .openapi import openapi_document
+from .serializers import invoice_json
+
+MAX_PER_PAGE = 100
+
+
+def _json_body():
+    body = request.get_json(silent=True)
+    if body is None:
+        return None, json_error(400, "invalid_json", "The request body must be a JSON object "
+                                "sent with 'Content-Type: application/json'.")
+    return body, None
+
+
+def _invoice_or_404(invoice_id: int):
+    invoice = db.session.get(Invoice, invoice_id)
+    if invoice is None:
+        return None, json_error(404, "not_found", f"There is no invoice with id {invoice_id}.")
+    return invoice, None
+
+
+def _validation_error(exc: InvoiceInputError):
+    return json_error(422, "validation_failed", "Some fields are invalid: " + str(exc), fields=exc.errors)
+
+
+def _positive_int(name: str, default: int, maximum: int | None = None):
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return default, None
+    if not raw.isdigit() or int(raw) < 1 or (maximum and int(raw) > maximum):
+        limit = f" up to {maximum}" if maximum else ""
+        return None, json_error(400, "invalid_parameter", f"'{name}' must be a whole number from 1{limit}.")
+    return int(raw), None
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
+
+
+@bp.get("/invoices")
+@token_required
+def list_invoices():
+    status = request.args.get("status") or None
+    if status is not None and status not in STATUSES:
+        return json_error(400, "invalid_parameter", f"'status' must be one of: {', '.join(STATUSES)}.")
+    page, error = _positive_int("page", 1)
+    if error:
+        return error
+    per_page, error = _positive_int("per_page", 25, MAX_PER_PAGE)
+    if error:
+        return error
+    pagination = db.paginate(service.search_query(request.args.get("q"), status), page=page,
+                             per_page=per_page, error_out=False)
+    return jsonify({
+        "items": [invoice_json(i) for i in pagination.items],
+        "page": page,
+        "per_page": per_page,
+        "total": pagination.total,
+    })
+
+
+@bp.post("/invoices")
+@token_required
+def create_invoice():
+    body, error = _json_body()
+    if error:
+        return error
+    try:
+        parsed = service.parse_invoice_input(body)
+    except InvoiceInputError as exc:
+        return _validation_error(exc)
+    invoice = service.create_invoice(parsed, g.api_user, via="api")
+    return jsonify(invoice_json(invoice)), 201, {"Location": f"/api/v1/invoices/{invoice.id}"}
+
+
+@bp.get("/invoices/<int:invoice_id>")
+@token_required
+def get_invoice(invoice_id: int):
+    invoice, error = _invoice_or_404(invoice_id)
+    return error or jsonify(invoice_json(invoice))
+
+
+@bp.route("/invoices/<int:invoice_id>", methods=["PUT", "PATCH"])
+@token_required
+def update_invoice(invoice_id: int):
+    invoice, error = _invoice_or_404(invoice_id)
+    if error:
+        return error
+    body, error = _json_body()
+    if error:
+        return error
+    if not invoice.is_editable:
+        return json_error(409, "invoice_not_editable",
+                          f"{invoice.number} is {invoice.status}; only draft invoices can be edited.")
+    try:
+        parsed = service.parse_invoice_input(body)
+    except InvoiceInputError as exc:
+        return _validation_error(exc)
+    service.update_invoice(invoice, parsed, g.api_user, via="api")
+    return jsonify(invoice_json(invoice))
+
+
+def _state_change(invoice_id: int, change, code: str):
+    invoice, error = _invoice_or_404(invoice_id)
+    if error:
+        return error
+    try:
+        change(invoice, g.api_user, via="api")
+    except InvoiceStateError as exc:
+        db.session.rollback()
+        return json_error(409, code, str(exc))
+    return jsonify(invoice_json(invoice))
+
+
+@bp.post("/invoices/<int:invoice_id>/open")
+@token_required
+def open_invoice(invoice_id: int):
+    return _state_change(invoice_id, service.open_invoice, "invalid_transition")
+
+
+@bp.post("/invoices/<int:invoice_id>/void")
+@token_required
+def void_invoice(invoice_id: int):
+    return _state_change(invoice_id, service.void_invoice, "invalid_transition")

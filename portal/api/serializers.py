@@ -1,0 +1,53 @@
+"""Invoices as the JSON API shows them (CONTRACT section 4): amounts as decimal strings plus minor units."""
+from flask import current_app, url_for
+
+from ..models import Invoice
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def pay_url(invoice: Invoice) -> str:
+    return f"{current_app.config['FRONTEND_URL']}/pay/{invoice.pay_token}"
+
+
+def invoice_json(invoice: Invoice) -> dict:
+    return {
+        "id": invoice.id,
+        "number": invoice.number,
+        "status": invoice.status,
+        "currency": invoice.currency,
+        "amount": invoice.total.decimal_string(),
+        "amount_minor": invoice.total_minor,
+        "amount_paid": invoice.amount_paid.decimal_string(),
+        "amount_paid_minor": invoice.amount_paid_minor,
+        "amount_due_minor": invoice.amount_due.minor,
+        "customer": {
+            "name": invoice.customer.name,
+            "email": invoice.customer.email,
+            "phone": invoice.customer.phone or None,
+        },
+        "items": [
+            {
+                "description": line.description,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price.decimal_string(),
+                "unit_price_minor": line.unit_price_minor,
+                "amount": line.amount.decimal_string(),
+                "amount_minor": line.amount.minor,
+            }
+            for line in invoice.lines
+        ],
+        "due_date": _iso(invoice.due_date),
+        "notes": invoice.notes,
+        "pay_url": pay_url(invoice),
+        "html_url": url_for("invoices.detail", invoice_id=invoice.id, _external=True),
+        "created_at": _iso(invoice.created_at),
+        "opened_at": _iso(invoice.opened_at),
+        "paid_at": _iso(invoice.paid_at),
+        "voided_at": _iso(invoice.voided_at),
+        # Payment links and payments arrive with the payment engine; until then there are none.
+        "links": [],
+        "payments": [],
+    }

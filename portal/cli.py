@@ -1,0 +1,99 @@
+"""Command line: `flask --app wsgi users create …`, `api-tokens create …`, `demo seed` (CONTRACT section 3)."""
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from .extensions import db
+from .models import ApiToken, AuditEvent, User, normalize_email, utcnow
+from .users.accounts import AccountError, create_user
+
+users_cli = AppGroup("users", help="Manage staff accounts.")
+tokens_cli = AppGroup("api-tokens", help="Manage API tokens.")
+demo_cli = AppGroup("demo", help="Demo data for trying the portal locally.")
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["admin", "staff"]), required=True)
+@click.option("--name", default="")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_user_command(email, role, name, password_stdin):
+    """Create a staff account; prints a generated password unless one is piped in."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    try:
+        user, password = create_user(email, role, None, name=name, password=password, via="cli")
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Created {user.role} {user.email}")
+    if not password_stdin:
+        click.echo(f"Password: {password}")
+
+
+@tokens_cli.command("create")
+@click.argument("email")
+def create_token_command(email):
+    """Print a new API token for EMAIL (last line of output). It is shown only this once."""
+    user = db.session.scalar(db.select(User).where(User.email == normalize_email(email)))
+    if user is None or not user.active:
+        raise click.ClickException(f"No active account for {email}.")
+    row, plain = ApiToken.issue(user)
+    db.session.add(row)
+    db.session.flush()
+    AuditEvent.record(None, "api_token.created", "user", user.id, f"token {row.hint}… for {user.email}", via="cli")
+    db.session.commit()
+    click.echo(f"API token for {user.email} (store it now; it is not shown again):", err=True)
+    click.echo(plain)
+
+
+DEMO_ADMIN = "admin@hisabpro.local"
+
+
+def _credentials_file() -> Path:
+    return Path(current_app.instance_path) / "demo-credentials.txt"
+
+
+@demo_cli.command("seed")
+def seed_command():
+    """First run: a demo admin and sample invoices. Later runs: print the still-valid login again."""
+    from .invoices import service
+
+    path = _credentials_file()
+    admin = db.session.scalar(db.select(User).where(User.email == DEMO_ADMIN))
+    if admin is None:
+        admin, password = create_user(DEMO_ADMIN, "admin", None, name="Demo Admin", via="demo seed")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(password + "\n")
+        path.chmod(0o600)
+        samples = [
+            ("Asha Traders", "asha@example.com", "INR", [("Website design", 1, "45000.00"), ("Hosting (12 months)", 12, "499.50")]),
+            ("Blue Fern LLC", "ap@bluefern.example", "USD", [("Consulting hours", 10, "120.00")]),
+            ("Kobe Imports", "billing@kobe.example", "JPY", [("Tea sets", 3, "4800")]),
+            ("Gulf Supplies", "accounts@gulf.example", "KWD", [("Spare parts", 2, "12.750")]),
+        ]
+        for name, email, currency, items in samples:
+            parsed = service.parse_invoice_input({
+                "customer": {"name": name, "email": email},
+                "currency": currency,
+                "items": [{"description": d, "quantity": q, "unit_price": p} for d, q, p in items],
+                "due_date": (utcnow() + timedelta(days=14)).date().isoformat(),
+            })
+            invoice = service.create_invoice(parsed, admin, via="demo seed")
+            if currency != "KWD":
+                service.open_invoice(invoice, admin, via="demo seed")
+        click.echo(f"Created the demo admin and {len(samples)} sample invoices.")
+    password = path.read_text().strip() if path.exists() else ""
+    if password and admin.check_password(password):
+        click.echo(f"Sign in at {current_app.config['FRONTEND_URL']}/login as {DEMO_ADMIN} / {password}")
+    else:
+        click.echo(f"The demo admin {DEMO_ADMIN} has a password of its own now; "
+                   f"reset it with 'flask --app wsgi users create' or from the Users page.")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(users_cli)
+    app.cli.add_command(tokens_cli)
+    app.cli.add_command(demo_cli)

@@ -1,0 +1,141 @@
+"""Configuration from the environment (and `.env`), as CONTRACT section 2 names it.
+
+Everything an operator sets is read here once; the rest of the app reads `current_app.config`.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message is one line an operator can act on."""
+
+
+def _int(env: dict, name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _seconds(env: dict, name: str, default: str) -> str:
+    """Durations stay strings of decimal seconds until used, so no float enters the config."""
+    from decimal import Decimal, InvalidOperation
+
+    raw = env.get(name) or default
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value.is_finite() or value < 0:
+        raise ConfigError(f"{name} must be a non-negative number of seconds, got {raw!r}")
+    return raw
+
+
+def _database_url(raw: str | None, instance_path: Path) -> str:
+    if not raw:
+        return f"sqlite:///{instance_path / 'hisabpro.db'}"
+    # Heroku-style URLs say postgres://; SQLAlchemy wants a driver name, and we ship psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix):]
+    return raw
+
+
+def _secret_key(env: dict, instance_path: Path, production: bool) -> str:
+    key = env.get("SECRET_KEY")
+    if key:
+        return key
+    if production:
+        raise ConfigError("SECRET_KEY must be set when PORTAL_ENV=production")
+    # Development: generate once and keep it, so sessions survive restarts.
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+def load_config(instance_path: Path | None = None, environ: dict | None = None) -> dict:
+    """Build the Flask config mapping from the environment and `.env` (environment wins)."""
+    if environ is None:
+        load_dotenv(PROJECT_ROOT / ".env", override=False)
+        environ = dict(os.environ)
+    env = environ
+    instance_path = Path(instance_path or env.get("PORTAL_INSTANCE_PATH") or DEFAULT_INSTANCE_PATH)
+    portal_env = env.get("PORTAL_ENV", "development")
+    if portal_env not in ("development", "production", "test"):
+        raise ConfigError(f"PORTAL_ENV must be development, production or test, got {portal_env!r}")
+    production = portal_env == "production"
+    redis_url = env.get("REDIS_URL") or None
+
+    return {
+        "PORTAL_ENV": portal_env,
+        "SECRET_KEY": _secret_key(env, instance_path, production),
+        "SQLALCHEMY_DATABASE_URI": _database_url(env.get("DATABASE_URL"), instance_path),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "FRONTEND_URL": (env.get("FRONTEND_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        "MERCHANT_NAME": env.get("MERCHANT_NAME") or "HisabPro Demo Store",
+        # Sessions: never readable by scripts, not sent on cross-site posts, HTTPS-only in production.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production,
+        "PERMANENT_SESSION_LIFETIME": 12 * 3600,
+        "WTF_CSRF_TIME_LIMIT": 12 * 3600,
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1024),
+        # Number of reverse proxies in front of us whose X-Forwarded-* headers we trust.
+        "TRUSTED_PROXY_COUNT": _int(env, "TRUSTED_PROXY_COUNT", 0),
+        # Sign-in throttling (issue 2): per account, then per client address.
+        "LOGIN_ACCOUNT_LIMIT": env.get("LOGIN_ACCOUNT_LIMIT") or "5 per 15 minutes",
+        "LOGIN_IP_LIMIT": env.get("LOGIN_IP_LIMIT") or "30 per 15 minutes",
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "CACHE_TYPE": "RedisCache" if redis_url else "SimpleCache",
+        "CACHE_REDIS_URL": redis_url,
+        "CACHE_DEFAULT_TIMEOUT": 300,
+        "CACHE_KEY_PREFIX": "hisabpro:",
+        "INVOICES_PER_PAGE": _int(env, "INVOICES_PER_PAGE", 25, minimum=1),
+        # Gateways (CONTRACT section 2). Kept here so `payments check` and later issues read one place.
+        "RAZORPAY_KEY_ID": env.get("RAZORPAY_KEY_ID"),
+        "RAZORPAY_KEY_SECRET": env.get("RAZORPAY_KEY_SECRET"),
+        "RAZORPAY_WEBHOOK_SECRET": env.get("RAZORPAY_WEBHOOK_SECRET"),
+        "RAZORPAY_API_BASE": env.get("RAZORPAY_API_BASE") or "https://api.razorpay.com",
+        "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY"),
+        "STRIPE_PUBLISHABLE_KEY": env.get("STRIPE_PUBLISHABLE_KEY"),
+        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET"),
+        "STRIPE_API_BASE": env.get("STRIPE_API_BASE") or "https://api.stripe.com",
+        "PAYPAL_CLIENT_ID": env.get("PAYPAL_CLIENT_ID"),
+        "PAYPAL_CLIENT_SECRET": env.get("PAYPAL_CLIENT_SECRET"),
+        "PAYPAL_WEBHOOK_ID": env.get("PAYPAL_WEBHOOK_ID"),
+        "PAYPAL_MODE": env.get("PAYPAL_MODE") or "sandbox",
+        "PAYPAL_API_BASE": env.get("PAYPAL_API_BASE")
+        or (
+            "https://api-m.paypal.com"
+            if env.get("PAYPAL_MODE") == "live"
+            else "https://api-m.sandbox.paypal.com"
+        ),
+        "PAYMENT_LINK_CACHE_SECONDS": _int(env, "PAYMENT_LINK_CACHE_SECONDS", 300),
+        "PAYMENT_RETRY_ATTEMPTS": _int(env, "PAYMENT_RETRY_ATTEMPTS", 3, minimum=1),
+        "PAYMENT_RETRY_BASE_DELAY": _seconds(env, "PAYMENT_RETRY_BASE_DELAY", "0.2"),
+        "GATEWAY_TIMEOUT_SECONDS": _seconds(env, "GATEWAY_TIMEOUT_SECONDS", "3"),
+    }

@@ -1,0 +1,177 @@
+from flask import (Response, abort, current_app, flash, make_response, redirect, render_template, request,
+                   url_for)
+from flask_login import current_user, login_required
+
+from ..extensions import db
+from ..models import STATUSES, AuditEvent, Invoice, InvoiceStateError
+from . import bp, service
+from .service import InvoiceInputError
+
+BLANK_ROWS = 1
+
+
+def get_invoice_or_404(invoice_id: int) -> Invoice:
+    invoice = db.session.get(Invoice, invoice_id)
+    if invoice is None:
+        abort(404, "There is no such invoice.")
+    return invoice
+
+
+def _form_to_data(form) -> dict:
+    """Turn the HTML form's flat fields into the same shape the JSON API takes."""
+    rows: dict[int, dict] = {}
+    for key, value in form.items():
+        if key.startswith("items-") and key.count("-") == 2:
+            _, index, name = key.split("-")
+            if index.isdigit() and name in ("description", "quantity", "unit_price"):
+                rows.setdefault(int(index), {})[name] = value
+    # A row left entirely blank is an unused row, not an error.
+    items = [rows[i] for i in sorted(rows) if any(v.strip() for v in rows[i].values())]
+    return {
+        "customer": {
+            "name": form.get("customer_name", ""),
+            "email": form.get("customer_email", ""),
+            "phone": form.get("customer_phone", ""),
+        },
+        "currency": form.get("currency", ""),
+        "items": items,
+        "due_date": form.get("due_date", ""),
+        "notes": form.get("notes", ""),
+    }
+
+
+def _data_from_invoice(invoice: Invoice) -> dict:
+    return {
+        "customer": {"name": invoice.customer.name, "email": invoice.customer.email,
+                     "phone": invoice.customer.phone},
+        "currency": invoice.currency,
+        "items": [
+            {"description": line.description, "quantity": str(line.quantity),
+             "unit_price": line.unit_price.decimal_string()}
+            for line in invoice.lines
+        ],
+        "due_date": invoice.due_date.isoformat() if invoice.due_date else "",
+        "notes": invoice.notes,
+    }
+
+
+def _render_form(data: dict, errors: dict, invoice: Invoice | None, status: int = 200):
+    items = list(data.get("items") or [])
+    extra = BLANK_ROWS + (1 if request.form.get("add_line") else 0)
+    items += [{"description": "", "quantity": "1", "unit_price": ""} for _ in range(extra)]
+    return render_template("invoices/form.html", data=data, items=items, errors=errors,
+                           invoice=invoice), status
+
+
+@bp.get("/")
+@login_required
+def home():
+    return redirect(url_for("invoices.index"))
+
+
+@bp.get("/invoices/")
+@login_required
+def index():
+    q = request.args.get("q", "")
+    status = request.args.get("status", "")
+    if status and status not in STATUSES:
+        status = ""
+    page = request.args.get("page", 1, type=int)
+    stmt = service.search_query(q, status)
+    pagination = db.paginate(stmt, page=max(page, 1), per_page=current_app.config["INVOICES_PER_PAGE"],
+                             error_out=False)
+    template = "invoices/_results.html" if request.headers.get("HX-Request") else "invoices/index.html"
+    response = make_response(render_template(template, pagination=pagination, q=q, status=status,
+                                             statuses=STATUSES))
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.get("/invoices/export.csv")
+@login_required
+def export_csv():
+    status = request.args.get("status", "")
+    try:
+        stmt = service.search_query(request.args.get("q", ""), status or None)
+    except InvoiceInputError as exc:
+        abort(400, str(exc))
+    return Response(
+        service.export_csv(stmt),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=invoices.csv"},
+    )
+
+
+@bp.route("/invoices/new", methods=["GET", "POST"])
+@login_required
+def create():
+    if request.method == "GET":
+        return _render_form({"currency": "INR", "items": [], "customer": {}}, {}, None)
+    data = _form_to_data(request.form)
+    if request.form.get("add_line"):
+        return _render_form(data, {}, None)
+    try:
+        parsed = service.parse_invoice_input(data)
+    except InvoiceInputError as exc:
+        return _render_form(data, exc.errors, None, 422)
+    invoice = service.create_invoice(parsed, current_user)
+    flash(f"Invoice {invoice.number} saved as a draft.", "success")
+    return redirect(url_for("invoices.detail", invoice_id=invoice.id))
+
+
+@bp.get("/invoices/<int:invoice_id>")
+@login_required
+def detail(invoice_id: int):
+    invoice = get_invoice_or_404(invoice_id)
+    audit = AuditEvent.for_subject("invoice", invoice.id)
+    return render_template("invoices/detail.html", invoice=invoice, audit=audit)
+
+
+@bp.route("/invoices/<int:invoice_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(invoice_id: int):
+    invoice = get_invoice_or_404(invoice_id)
+    if not invoice.is_editable:
+        flash(f"{invoice.number} is {invoice.status.replace('_', ' ')}: only drafts can be edited.", "error")
+        return redirect(url_for("invoices.detail", invoice_id=invoice.id)), 303
+    if request.method == "GET":
+        return _render_form(_data_from_invoice(invoice), {}, invoice)
+    data = _form_to_data(request.form)
+    if request.form.get("add_line"):
+        return _render_form(data, {}, invoice)
+    try:
+        parsed = service.parse_invoice_input(data)
+    except InvoiceInputError as exc:
+        return _render_form(data, exc.errors, invoice, 422)
+    try:
+        service.update_invoice(invoice, parsed, current_user)
+    except InvoiceStateError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("invoices.detail", invoice_id=invoice.id)), 303
+    flash(f"Invoice {invoice.number} updated.", "success")
+    return redirect(url_for("invoices.detail", invoice_id=invoice.id))
+
+
+def _state_change(invoice_id: int, change, done_message: str):
+    invoice = get_invoice_or_404(invoice_id)
+    try:
+        change(invoice, current_user)
+    except InvoiceStateError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("invoices.detail", invoice_id=invoice.id)), 303
+    flash(done_message.format(number=invoice.number), "success")
+    return redirect(url_for("invoices.detail", invoice_id=invoice.id)), 303
+
+
+@bp.post("/invoices/<int:invoice_id>/open")
+@login_required
+def open_(invoice_id: int):
+    return _state_change(invoice_id, service.open_invoice, "Invoice {number} is now open for payment.")
+
+
+@bp.post("/invoices/<int:invoice_id>/void")
+@login_required
+def void(invoice_id: int):
+    return _state_change(invoice_id, service.void_invoice, "Invoice {number} has been voided.")

@@ -1,0 +1,264 @@
+"""Invoice operations shared by the staff pages and the JSON API.
+
+Input arrives as plain data (form fields or JSON), is checked completely, and only then changes
+anything: a request with any bad field changes nothing and names every bad field.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import func, or_
+
+from ..extensions import db
+from ..models import AuditEvent, Customer, Invoice, InvoiceSequence, STATUSES, User, utcnow
+from ..money import Money, MoneyError, normalize_currency
+
+MAX_LINES = 100
+MAX_QUANTITY = 1_000_000
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE_RE = re.compile(r"^\+?[0-9 ()-]{6,20}$")
+
+
+class InvoiceInputError(ValueError):
+    """Every problem with the submitted invoice, by field name."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass
+class InvoiceInput:
+    customer_name: str
+    customer_email: str
+    customer_phone: str
+    currency: str
+    lines: list[tuple[str, int, Money]]
+    due_date: date | None
+    notes: str
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def _text(value, name: str, errors: dict, *, required: bool, max_len: int) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        errors[name] = "must be text"
+        return ""
+    value = value.strip()
+    if required and not value:
+        errors[name] = "is required"
+    elif len(value) > max_len:
+        errors[name] = f"must be at most {max_len} characters"
+    return value
+
+
+def _quantity(value, name: str, errors: dict) -> int:
+    if isinstance(value, bool):
+        errors[name] = "must be a whole number"
+        return 0
+    if isinstance(value, str):
+        value = value.strip()
+        if not re.fullmatch(r"[0-9]{1,7}", value):
+            errors[name] = "must be a whole number"
+            return 0
+        value = int(value)
+    if not isinstance(value, int):
+        errors[name] = "must be a whole number"
+        return 0
+    if not 1 <= value <= MAX_QUANTITY:
+        errors[name] = f"must be between 1 and {MAX_QUANTITY:,}"
+        return 0
+    return value
+
+
+def parse_invoice_input(data: dict) -> InvoiceInput:
+    """Check a submitted invoice: `{"customer": {...}, "currency", "items": [...], "due_date", "notes"}`."""
+    errors: dict[str, str] = {}
+    if not isinstance(data, dict):
+        raise InvoiceInputError({"body": "must be a JSON object"})
+    customer = data.get("customer")
+    if not isinstance(customer, dict):
+        errors["customer"] = "is required: an object with name and email"
+        customer = {}
+    name = _text(customer.get("name"), "customer.name", errors, required=True, max_len=200)
+    email = _text(customer.get("email"), "customer.email", errors, required=True, max_len=254).lower()
+    if email and "customer.email" not in errors and not EMAIL_RE.match(email):
+        errors["customer.email"] = "is not an email address"
+    phone = _text(customer.get("phone"), "customer.phone", errors, required=False, max_len=32)
+    if phone and "customer.phone" not in errors and not PHONE_RE.match(phone):
+        errors["customer.phone"] = "is not a phone number (digits, spaces, + ( ) -)"
+
+    currency = ""
+    raw_currency = data.get("currency")
+    if not isinstance(raw_currency, str) or not raw_currency.strip():
+        errors["currency"] = "is required (an ISO 4217 code such as INR or USD)"
+    else:
+        try:
+            currency = normalize_currency(raw_currency)
+        except MoneyError as exc:
+            errors["currency"] = str(exc)
+
+    lines: list[tuple[str, int, Money]] = []
+    items = data.get("items")
+    if not isinstance(items, list) or not items:
+        errors["items"] = "needs at least one line item"
+        items = []
+    elif len(items) > MAX_LINES:
+        errors["items"] = f"can have at most {MAX_LINES} lines"
+        items = []
+    for i, item in enumerate(items):
+        prefix = f"items[{i}]"
+        if not isinstance(item, dict):
+            errors[prefix] = "must be an object with description, quantity and unit_price"
+            continue
+        description = _text(item.get("description"), f"{prefix}.description", errors, required=True, max_len=500)
+        quantity = _quantity(item.get("quantity", 1), f"{prefix}.quantity", errors)
+        unit_price = None
+        raw_price = item.get("unit_price")
+        if raw_price is None or raw_price == "":
+            errors[f"{prefix}.unit_price"] = "is required"
+        elif currency:
+            try:
+                unit_price = Money.parse(raw_price, currency)
+            except MoneyError as exc:
+                errors[f"{prefix}.unit_price"] = str(exc)
+        if unit_price is not None and quantity:
+            lines.append((description, quantity, unit_price))
+
+    if lines and not errors:
+        try:
+            total = sum((price * qty for _, qty, price in lines), Money.zero(currency))
+            Money(total.minor, currency)  # the total itself must stay within range
+            if total.minor <= 0:
+                errors["items"] = "the invoice total must be more than zero"
+        except MoneyError as exc:
+            errors["items"] = str(exc)
+
+    due_date = None
+    raw_due = data.get("due_date")
+    if raw_due not in (None, ""):
+        try:
+            if not isinstance(raw_due, str):
+                raise ValueError
+            due_date = date.fromisoformat(raw_due.strip())
+        except ValueError:
+            errors["due_date"] = "must be a date as YYYY-MM-DD"
+    notes = _text(data.get("notes"), "notes", errors, required=False, max_len=5000)
+
+    if errors:
+        raise InvoiceInputError(errors)
+    return InvoiceInput(name, email, phone, currency, lines, due_date, notes)
+
+
+def _find_or_create_customer(data: InvoiceInput) -> Customer:
+    customer = db.session.scalar(
+        db.select(Customer).where(Customer.email == data.customer_email).order_by(Customer.id).limit(1)
+    )
+    if customer is None:
+        customer = Customer(name=data.customer_name, email=data.customer_email, phone=data.customer_phone)
+        db.session.add(customer)
+    else:
+        # The merchant's latest spelling of the name and phone wins.
+        customer.name = data.customer_name
+        if data.customer_phone:
+            customer.phone = data.customer_phone
+    return customer
+
+
+def create_invoice(data: InvoiceInput, actor: User, via: str | None = None) -> Invoice:
+    year = utcnow().year
+    invoice = Invoice(
+        number=InvoiceSequence.next_number(year),
+        customer=_find_or_create_customer(data),
+        currency=data.currency,
+        due_date=data.due_date,
+        notes=data.notes,
+        created_by_id=actor.id,
+    )
+    invoice.set_lines(data.lines)
+    db.session.add(invoice)
+    db.session.flush()
+    AuditEvent.record(actor, "invoice.created", "invoice", invoice.id,
+                      f"{invoice.number} for {invoice.total.format()}", via=via)
+    db.session.commit()
+    return invoice
+
+
+def update_invoice(invoice: Invoice, data: InvoiceInput, actor: User, via: str | None = None) -> Invoice:
+    before = invoice.total.format()
+    invoice.change_currency(data.currency)
+    invoice.set_lines(data.lines)
+    invoice.customer = _find_or_create_customer(data)
+    invoice.due_date = data.due_date
+    invoice.notes = data.notes
+    AuditEvent.record(actor, "invoice.edited", "invoice", invoice.id,
+                      f"total {before} → {invoice.total.format()}", via=via)
+    db.session.commit()
+    return invoice
+
+
+def open_invoice(invoice: Invoice, actor: User, via: str | None = None) -> Invoice:
+    invoice.open()
+    AuditEvent.record(actor, "invoice.opened", "invoice", invoice.id, "issued to the customer", via=via)
+    db.session.commit()
+    return invoice
+
+
+def void_invoice(invoice: Invoice, actor: User, via: str | None = None) -> Invoice:
+    invoice.void()
+    AuditEvent.record(actor, "invoice.voided", "invoice", invoice.id, via=via)
+    db.session.commit()
+    return invoice
+
+
+def search_query(q: str | None, status: str | None):
+    """Invoices matching a search (number, customer name or email) and status, newest first."""
+    stmt = db.select(Invoice).join(Invoice.customer)
+    if status:
+        if status not in STATUSES:
+            raise InvoiceInputError({"status": f"must be one of {', '.join(STATUSES)}"})
+        stmt = stmt.where(Invoice.status == status)
+    q = (q or "").strip()
+    if q:
+        escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(Invoice.number).like(like, escape="\\"),
+                func.lower(Customer.name).like(like, escape="\\"),
+                func.lower(Customer.email).like(like, escape="\\"),
+            )
+        )
+    return stmt.order_by(Invoice.created_at.desc(), Invoice.id.desc())
+
+
+CSV_COLUMNS = ["number", "status", "customer", "email", "currency", "total", "paid", "due_date", "created_at"]
+
+
+def _csv_safe(value: str) -> str:
+    # Spreadsheets run cells that start with = + - @ as formulas; a customer name must not.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def export_csv(stmt) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for invoice in db.session.scalars(stmt.execution_options(yield_per=500)):
+        writer.writerow([
+            invoice.number,
+            invoice.status,
+            _csv_safe(invoice.customer.name),
+            _csv_safe(invoice.customer.email),
+            invoice.currency,
+            invoice.total.decimal_string(),
+            invoice.amount_paid.decimal_string(),
+            invoice.due_date.isoformat() if invoice.due_date else "",
+            invoice.created_at.isoformat(),
+        ])
+    return out.getvalue()

@@ -1,0 +1,20 @@
+"""The database models. Import from here: `from portal.models import Invoice`."""
+from .audit import AuditEvent
+from .invoices import (
+    FINAL_STATUSES,
+    STATUSES,
+    TRANSITIONS,
+    Customer,
+    Invoice,
+    InvoiceLine,
+    InvoiceSequence,
+    InvoiceStateError,
+)
+from .types import utcnow
+from .users import ROLES, ApiToken, User, generate_password, normalize_email
+
+__all__ = [
+    "ApiToken", "AuditEvent", "Customer", "FINAL_STATUSES", "Invoice", "InvoiceLine", "InvoiceSequence",
+    "InvoiceStateError", "ROLES", "STATUSES", "TRANSITIONS", "User", "generate_password",
+    "normalize_email", "utcnow",
+]

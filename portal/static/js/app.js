@@ -1,0 +1,60 @@
+// Small progressive enhancements; every form also works without this file.
+(function () {
+  "use strict";
+
+  function renumber(tbody) {
+    tbody.querySelectorAll("[data-line-row]").forEach(function (row, index) {
+      row.querySelectorAll("input").forEach(function (input) {
+        input.name = input.name.replace(/^items-\d+-/, "items-" + index + "-");
+      });
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var add = event.target.closest("[data-add-line]");
+    if (add) {
+      var tbody = add.closest("form").querySelector("[data-line-rows]");
+      var last = tbody.querySelector("[data-line-row]:last-child");
+      var row = last.cloneNode(true);
+      row.querySelectorAll("input").forEach(function (input) { input.value = input.name.endsWith("quantity") ? "1" : ""; });
+      row.querySelectorAll(".field-error").forEach(function (el) { el.remove(); });
+      tbody.appendChild(row);
+      renumber(tbody);
+      showRemoveButtons(tbody);
+      row.querySelector("input").focus();
+      event.preventDefault();
+      return;
+    }
+    var remove = event.target.closest("[data-remove-line]");
+    if (remove) {
+      var body = remove.closest("[data-line-rows]");
+      if (body.querySelectorAll("[data-line-row]").length > 1) {
+        remove.closest("[data-line-row]").remove();
+        renumber(body);
+        showRemoveButtons(body);
+      }
+      return;
+    }
+    var copy = event.target.closest("[data-copy]");
+    if (copy && navigator.clipboard) {
+      var source = document.querySelector(copy.getAttribute("data-copy"));
+      navigator.clipboard.writeText(source.value || source.textContent.trim()).then(function () {
+        copy.textContent = "Copied";
+      });
+    }
+  });
+
+  function showRemoveButtons(tbody) {
+    var many = tbody.querySelectorAll("[data-line-row]").length > 1;
+    tbody.querySelectorAll("[data-remove-line]").forEach(function (b) { b.hidden = !many; });
+  }
+
+  document.addEventListener("submit", function (event) {
+    var message = event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) { event.preventDefault(); }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-line-rows]").forEach(showRemoveButtons);
+  });
+})();

@@ -1,0 +1,22 @@
+"""Jinja helpers: money and date formatting in templates."""
+from flask import Flask
+
+from .money import Money
+
+
+def init_app(app: Flask) -> None:
+    @app.template_filter("money")
+    def money_filter(minor: int, currency: str) -> str:
+        return Money(minor, currency).format()
+
+    @app.template_filter("datetime")
+    def datetime_filter(value) -> str:
+        return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+
+    @app.template_filter("date")
+    def date_filter(value) -> str:
+        return value.isoformat() if value else ""
+
+    @app.template_filter("status_label")
+    def status_label(status: str) -> str:
+        return status.replace("_", " ").capitalize()

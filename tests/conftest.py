@@ -1,0 +1,216 @@
+"""Fixtures shared by every test: an app on a migrated database, clients, and data factories.
+
+The database is SQLite in a temporary folder, or PostgreSQL when TEST_DATABASE_URL is set
+(`.ci/run` runs the suite once on each).
+"""
+from __future__ import annotations
+
+import os
+import re
+from urllib.parse import quote
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
+
+from portal import create_app
+from portal.extensions import db
+from portal.models import ApiToken, User
+from portal.users.accounts import create_user
+
+REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference"
+PASSWORD = "correct horse battery staple"
+
+
+def _normalize(url: str) -> str:
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        url = _normalize(url)
+        # Start from an empty schema so the migrations themselves are exercised.
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url, tmp_path_factory):
+    """Apply the Alembic migrations once per run, as `flask db upgrade` would."""
+    from flask_migrate import upgrade
+
+    app = create_app({"INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
+                      "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test"})
+    with app.app_context():
+        upgrade()
+        tables = [t for t in reversed(db.metadata.sorted_tables)]
+        missing = set(t.name for t in tables) - set(inspect(db.engine).get_table_names())
+        assert not missing, f"migrations do not create {missing}"
+    return [t.name for t in tables]
+
+
+class IsolatedClient(FlaskClient):
+    """Runs each request in its own app context, as a real server does.
+
+    The `app` fixture keeps an app context open for the test's own database work; without this,
+    Flask would reuse it for requests, sharing `g` (CSRF token, Flask-Login's user) and the
+    SQLAlchemy session between requests and hiding bugs. After each request the test's session
+    forgets what it had loaded, so assertions read what the request committed.
+    """
+
+    def open(self, *args, **kwargs):
+        token = _cv_app.set(None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            _cv_app.reset(token)
+            db.session.expire_all()
+
+
+@pytest.fixture
+def app(database_url, migrated, tmp_path):
+    app = create_app({
+        "PORTAL_ENV": "test",
+        "TESTING": True,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "CACHE_TYPE": "SimpleCache",
+        "FRONTEND_URL": "https://portal.example",
+    })
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        yield app
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in migrated:
+                conn.execute(text(f"DELETE FROM {table}"))
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+class Browser:
+    """A test client that signs in and sends forms with the page's CSRF token, as a browser would."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def token(self, path: str = "/login") -> str:
+        return csrf_from(self.client.get(path).get_data(as_text=True))
+
+    def login(self, email: str, password: str = PASSWORD, next_url: str | None = None):
+        url = "/login" + (f"?next={quote(next_url, safe='')}" if next_url else "")
+        return self.client.post(url, data={"email": email, "password": password,
+                                           "csrf_token": self.token("/login")})
+
+    def post(self, path: str, data: dict | None = None, token_page: str = "/invoices/new", **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.token(token_page))
+        return self.client.post(path, data=data, **kwargs)
+
+    def get(self, path: str, **kwargs):
+        return self.client.get(path, **kwargs)
+
+
+@pytest.fixture
+def browser(client):
+    return Browser(client)
+
+
+@pytest.fixture
+def make_user(app):
+    def make(email: str = "staff@example.com", role: str = "staff", password: str = PASSWORD) -> User:
+        user, _ = create_user(email, role, None, password=password)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def admin(make_user):
+    return make_user("admin@example.com", "admin")
+
+
+@pytest.fixture
+def staff(make_user):
+    return make_user("staff@example.com", "staff")
+
+
+@pytest.fixture
+def signed_in_staff(browser, staff):
+    assert browser.login(staff.email).status_code == 302
+    return browser
+
+
+@pytest.fixture
+def signed_in_admin(browser, admin):
+    assert browser.login(admin.email).status_code == 302
+    return browser
+
+
+@pytest.fixture
+def make_invoice(app, staff):
+    from portal.invoices import service
+
+    def make(currency: str = "INR", items=None, name: str = "Asha Traders", email: str = "asha@example.com",
+             open_it: bool = False, **extra):
+        data = {"customer": {"name": name, "email": email}, "currency": currency,
+                "items": items or [{"description": "Design work", "quantity": 2, "unit_price": "1234.50"}],
+                **extra}
+        invoice = service.create_invoice(service.parse_invoice_input(data), staff)
+        if open_it:
+            service.open_invoice(invoice, staff)
+        return invoice
+
+    return make
+
+
+class Api:
+    def __init__(self, client, token: str):
+        self.client, self.headers = client, {"Authorization": f"Bearer {token}"}
+
+    def __getattr__(self, method):
+        def call(path, **kwargs):
+            headers = {**self.headers, **kwargs.pop("headers", {})}
+            return getattr(self.client, method)("/api/v1" + path, headers=headers, **kwargs)
+        return call
+
+
+@pytest.fixture
+def api(client, staff):
+    row, plain = ApiToken.issue(staff)
+    db.session.add(row)
+    db.session.commit()
+    return Api(client, plain)
