@@ -31,6 +31,10 @@ def init_app(app: Flask) -> None:
     def http_error(exc: HTTPException):
         if wants_json():
             response = json_error(exc.code or 500, _code_for(exc), exc.description or exc.name)
+            # Keep what the exception says in headers (Allow on 405, Retry-After on 429).
+            for name, value in exc.get_headers():
+                if name.lower() != "content-type":
+                    response[0].headers[name] = value
         else:
             response = (
                 render_template("errors/error.html", title=exc.name, message=exc.description, status=exc.code),

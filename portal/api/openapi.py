@@ -25,6 +25,15 @@ _invoice_ref = {"$ref": "#/components/schemas/Invoice"}
 _id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 
+def _replace_draft() -> dict:
+    return {
+        "summary": "Replace a draft invoice's contents",
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/InvoiceInput"}}}},
+        "responses": _responses("200", _invoice_ref, "400", "401", "404", "409", "422"),
+    }
+
+
 def openapi_document() -> dict:
     return {
         "openapi": "3.0.3",
@@ -57,12 +66,9 @@ def openapi_document() -> dict:
             "/invoices/{id}": {
                 "parameters": [_id_param],
                 "get": {"summary": "One invoice", "responses": _responses("200", _invoice_ref, "401", "404")},
-                "patch": {
-                    "summary": "Replace a draft invoice's contents",
-                    "requestBody": {"required": True, "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/InvoiceInput"}}}},
-                    "responses": _responses("200", _invoice_ref, "400", "401", "404", "409", "422"),
-                },
+                # PATCH and PUT are the same call: both replace the whole contents of a draft.
+                "patch": _replace_draft(),
+                "put": _replace_draft(),
             },
             "/invoices/{id}/open": {
                 "parameters": [_id_param],

@@ -1,3 +1,5 @@
+import re
+
 from flask import g, jsonify, request
 
 from ..errors import json_error
@@ -11,10 +13,18 @@ from .openapi import openapi_document
 from .serializers import invoice_json
 
 MAX_PER_PAGE = 100
+# Far beyond any real listing, yet OFFSET (page - 1) * per_page stays inside a 64-bit integer.
+MAX_PAGE = 1_000_000_000
+# Ids are 32-bit INTEGER columns: larger ones cannot exist, and PostgreSQL errors on comparing them.
+MAX_ID = 2**31 - 1
+_WHOLE_NUMBER_RE = re.compile(r"[0-9]{1,18}", re.ASCII)
 
 
 def _json_body():
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # absurdly deep nesting: the JSON parser gives up, it is not our error
+        body = None
     if body is None:
         return None, json_error(400, "invalid_json", "The request body must be a JSON object "
                                 "sent with 'Content-Type: application/json'.")
@@ -22,7 +32,7 @@ def _json_body():
 
 
 def _invoice_or_404(invoice_id: int):
-    invoice = db.session.get(Invoice, invoice_id)
+    invoice = db.session.get(Invoice, invoice_id) if invoice_id <= MAX_ID else None
     if invoice is None:
         return None, json_error(404, "not_found", f"There is no invoice with id {invoice_id}.")
     return invoice, None
@@ -36,7 +46,8 @@ def _positive_int(name: str, default: int, maximum: int | None = None):
     raw = request.args.get(name)
     if raw in (None, ""):
         return default, None
-    if not raw.isdigit() or int(raw) < 1 or (maximum and int(raw) > maximum):
+    # ASCII digits only: str.isdigit() also accepts '²' or '١', which int() then rejects or misreads.
+    if not _WHOLE_NUMBER_RE.fullmatch(raw) or int(raw) < 1 or (maximum and int(raw) > maximum):
         limit = f" up to {maximum}" if maximum else ""
         return None, json_error(400, "invalid_parameter", f"'{name}' must be a whole number from 1{limit}.")
     return int(raw), None
@@ -53,13 +64,16 @@ def list_invoices():
     status = request.args.get("status") or None
     if status is not None and status not in STATUSES:
         return json_error(400, "invalid_parameter", f"'status' must be one of: {', '.join(STATUSES)}.")
-    page, error = _positive_int("page", 1)
+    page, error = _positive_int("page", 1, MAX_PAGE)
     if error:
         return error
     per_page, error = _positive_int("per_page", 25, MAX_PER_PAGE)
     if error:
         return error
-    pagination = db.paginate(service.search_query(request.args.get("q"), status), page=page,
+    q = request.args.get("q")
+    if q is not None and "\x00" in q:  # PostgreSQL refuses NUL in text; no invoice can match it anyway
+        return json_error(400, "invalid_parameter", "'q' must not contain NUL characters.")
+    pagination = db.paginate(service.search_query(q, status), page=page,
                              per_page=per_page, error_out=False)
     return jsonify({
         "items": [invoice_json(i) for i in pagination.items],

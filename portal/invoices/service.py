@@ -19,6 +19,10 @@ from ..money import Money, MoneyError, normalize_currency
 
 MAX_LINES = 100
 MAX_QUANTITY = 1_000_000
+# Far above any real invoice, far below BIGINT: a total past it is a typo, not a sale.
+MAX_TOTAL_MINOR = 10**15
+# Control characters have no place in names or descriptions (PostgreSQL cannot even store NUL).
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_RE = re.compile(r"^\+?[0-9 ()-]{6,20}$")
 
@@ -50,7 +54,9 @@ def _text(value, name: str, errors: dict, *, required: bool, max_len: int) -> st
         errors[name] = "must be text"
         return ""
     value = value.strip()
-    if required and not value:
+    if CONTROL_CHARS.search(value):
+        errors[name] = "must not contain control characters"
+    elif required and not value:
         errors[name] = "is required"
     elif len(value) > max_len:
         errors[name] = f"must be at most {max_len} characters"
@@ -133,9 +139,10 @@ def parse_invoice_input(data: dict) -> InvoiceInput:
     if lines and not errors:
         try:
             total = sum((price * qty for _, qty, price in lines), Money.zero(currency))
-            Money(total.minor, currency)  # the total itself must stay within range
             if total.minor <= 0:
                 errors["items"] = "the invoice total must be more than zero"
+            elif total.minor >= MAX_TOTAL_MINOR:
+                errors["items"] = f"the invoice total is too large (at most {Money(MAX_TOTAL_MINOR - 1, currency).decimal_string()} {currency})"
         except MoneyError as exc:
             errors["items"] = str(exc)
 
@@ -156,17 +163,21 @@ def parse_invoice_input(data: dict) -> InvoiceInput:
 
 
 def _find_or_create_customer(data: InvoiceInput) -> Customer:
+    """Reuse a customer only when every detail matches.
+
+    Customer rows are never changed in place: an issued invoice must keep showing the name it was
+    issued to, even when a later invoice spells it differently.
+    """
     customer = db.session.scalar(
-        db.select(Customer).where(Customer.email == data.customer_email).order_by(Customer.id).limit(1)
+        db.select(Customer)
+        .where(Customer.email == data.customer_email, Customer.name == data.customer_name,
+               Customer.phone == data.customer_phone)
+        .order_by(Customer.id)
+        .limit(1)
     )
     if customer is None:
         customer = Customer(name=data.customer_name, email=data.customer_email, phone=data.customer_phone)
         db.session.add(customer)
-    else:
-        # The merchant's latest spelling of the name and phone wins.
-        customer.name = data.customer_name
-        if data.customer_phone:
-            customer.phone = data.customer_phone
     return customer
 
 

@@ -175,3 +175,12 @@ def test_csv_export_follows_the_filter_and_defuses_formulas(signed_in_staff, mak
 
 def test_csv_export_rejects_an_unknown_status(signed_in_staff):
     assert signed_in_staff.get("/invoices/export.csv?status=bogus").status_code == 400
+
+
+def test_a_new_spelling_of_the_customer_does_not_rewrite_issued_invoices(make_invoice):
+    old = make_invoice(name="Asha Traders", email="asha@example.com", open_it=True)
+    new = make_invoice(name="Asha Traders Pvt Ltd", email="asha@example.com")
+    same = make_invoice(name="Asha Traders Pvt Ltd", email="asha@example.com")
+    assert db.session.get(Invoice, old.id).customer.name == "Asha Traders"
+    assert new.customer.name == "Asha Traders Pvt Ltd"
+    assert same.customer_id == new.customer_id  # identical details reuse the customer
