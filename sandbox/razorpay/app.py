@@ -143,7 +143,7 @@ class RazorpayGateway(Gateway):
             if key not in allowed:
                 raise bad_request(f"{key} is/are not required and should not be sent", key)
         with self.lock:
-            links = sorted(self.links.values(), key=lambda l: l["created_at"], reverse=True)
+            links = list(reversed(self.links.values()))  # newest first
             if "reference_id" in request.args:
                 links = [l for l in links if l["reference_id"] == request.args["reference_id"]]
             if "payment_id" in request.args:

@@ -308,7 +308,7 @@ class StripeGateway(Gateway):
         self._authenticate(request)
         params = check_params(SESSION_LIST, self._params(request))
         with self.lock:
-            items = sorted(self.sessions.values(), key=lambda s: s["created"], reverse=True)
+            items = list(reversed(self.sessions.values()))  # newest first
             items = [s for s in items if _matches(s, params, ("status", "payment_intent", "customer", "payment_link"))]
             page_, more = _paginate(items, params, "session")
         return self._json(200, objects.list_object("/v1/checkout/sessions", page_, more), request)
