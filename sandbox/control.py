@@ -4,7 +4,7 @@
 | --- | --- |
 | GET  /_sandbox/state | every object per gateway, its port, fault and webhook settings |
 | POST /_sandbox/faults | `{"gateway", "mode": "ok|down|error|hang|slow", "error_rate", "status", "latency_ms", "seed",
-|                       |  "retry_after"}`; and/or webhook faults `{"gateway", "webhooks": "ok|off|duplicate|reorder|delay",
+|                       |  "retry_after", "effect"}` (`effect`: a hung request still takes effect); and/or webhook faults `{"gateway", "webhooks": "ok|off|duplicate|reorder|delay",
 |                       |  "delay_ms", "reorder_window_ms"}`. `"gateway": "all"` applies to every gateway. |
 | POST /_sandbox/webhooks | `{"gateway", "url", "secret"?}`: where (and with which secret) that gateway delivers |
 | POST /_sandbox/pay | `{"gateway", "id", "amount_minor"?, "outcome"?}`: the customer pays. Stripe: the session is paid
@@ -101,7 +101,8 @@ class ControlApp:
             try:
                 fault = Fault(mode=data["mode"], error_rate=float(data.get("error_rate", 1.0)),
                               status=int(data.get("status", 503)), latency_ms=int(data.get("latency_ms", 0)),
-                              seed=data.get("seed"), retry_after=int(data.get("retry_after", 1)))
+                              seed=data.get("seed"), retry_after=int(data.get("retry_after", 1)),
+                              effect=bool(data.get("effect", False)))
             except (TypeError, ValueError):
                 raise ControlError(400, "error_rate, status, latency_ms and retry_after must be numbers")
             for name in gateways:

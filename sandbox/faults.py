@@ -6,14 +6,17 @@ Modes (CONTRACT section 6, ``POST /_sandbox/faults``):
   connection refused.
 - ``error``: with probability ``error_rate`` (default 1.0) answer ``status`` (default 503) with that
   gateway's own error body; 429 carries ``Retry-After``.
-- ``hang``: accept the request and never answer, until the fault is cleared or ``hang_max_s`` passes
-  (so threads cannot pile up); the client sees a read timeout.
+- ``hang``: accept the request and never answer: the connection is held until the fault is cleared or
+  ``hang_max_s`` passes (so threads cannot pile up), then closed without a response; the client sees a
+  read timeout. By default the request has no effect; with ``"effect": true`` it is processed first and
+  only the answer is lost (the ambiguous timeout-after-send case).
 - ``slow``: add ``latency_ms`` before handling the request normally.
 """
 
 from __future__ import annotations
 
 import random
+import socket
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -30,6 +33,7 @@ class Fault:
     latency_ms: int = 0
     seed: int | None = None
     retry_after: int = 1
+    effect: bool = False  # hang only: process the request, then lose the answer
 
     def describe(self) -> dict:
         return asdict(self)
@@ -70,6 +74,10 @@ class FaultController:
         def faulty_app(environ, start_response):
             fault, release = self.fault, self._release
             if fault.mode == "hang":
+                if fault.effect:
+                    _drain(app(environ, lambda *a, **k: (lambda data: None)))
+                else:
+                    environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
                 with self._lock:
                     self.hung_requests += 1
                 try:
@@ -77,6 +85,9 @@ class FaultController:
                 finally:
                     with self._lock:
                         self.hung_requests -= 1
+                _close(environ)
+                start_response("504 Gateway Timeout", [("Content-Length", "0")])
+                return [b""]
             elif fault.mode == "slow":
                 time.sleep(fault.latency_ms / 1000)
             elif fault.mode == "error" and self._roll(fault.error_rate):
@@ -91,6 +102,25 @@ class FaultController:
             return app(environ, start_response)
 
         return faulty_app
+
+
+def _drain(body) -> None:
+    try:
+        for _ in body:
+            pass
+    finally:
+        if hasattr(body, "close"):
+            body.close()
+
+
+def _close(environ) -> None:
+    """Drop the client's connection without answering (werkzeug exposes the socket in the environ)."""
+    sock = environ.get("werkzeug.socket")
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _reason(status: int) -> str:

@@ -83,7 +83,8 @@ class Receiver:
         self._cond = threading.Condition()
         self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
         self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
         self._thread.start()
 
     def url(self, path: str = "/hook") -> str:

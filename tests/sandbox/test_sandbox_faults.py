@@ -147,3 +147,17 @@ def wait_until(predicate, timeout=3.0):
             return True
         time.sleep(0.02)
     return False
+
+
+def test_hang_has_no_effect_unless_asked(razorpay_client, control):
+    fault(control, "razorpay", "hang")
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        razorpay_client.payment_link.create({"amount": 1000, "reference_id": "lost-1"}, timeout=0.3)
+    fault(control, "razorpay", "hang", effect=True)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        razorpay_client.payment_link.create({"amount": 1000, "reference_id": "taken-1"}, timeout=0.3)
+    fault(control, "razorpay", "ok")
+    # A timeout after sending is ambiguous: look the link up by reference_id before creating another.
+    assert razorpay_client.payment_link.all({"reference_id": "lost-1"}, timeout=2) == {"payment_links": []}
+    (link,) = razorpay_client.payment_link.all({"reference_id": "taken-1"}, timeout=2)["payment_links"]
+    assert link["amount"] == 1000
