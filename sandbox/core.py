@@ -120,12 +120,13 @@ class Sandbox:
         return (target or {}).get("secret") or default
 
     def reset(self) -> None:
+        # Reseed first so that, with a seed, ids after a reset repeat those of a fresh start.
+        self.ids.reseed(self.config.seed)
         for name in GATEWAYS:
             self.set_fault(name, Fault())
             self.gateways[name].reset()
         self.webhooks.reset()
         self.webhook_targets.clear()
-        self.ids.reseed(self.config.seed)
 
     def state(self) -> dict:
         return {

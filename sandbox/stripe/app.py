@@ -160,6 +160,8 @@ class StripeGateway(Gateway):
         key = request.headers.get("Idempotency-Key")
         if not key:
             return handler(None)
+        if len(key) > 255:
+            raise invalid_request("Idempotency keys can be up to 255 characters long.", None)
         store_key = (api_key, key)
         fingerprint = (request.method, request.path, json.dumps(params, sort_keys=True))
         with self.lock:
@@ -280,7 +282,7 @@ class StripeGateway(Gateway):
             self.sessions[session_id] = session
             self.line_items[session_id] = items_out
             self._pi_data[session_id] = params.get("payment_intent_data", {})
-            body = dict(session)
+            body = self._expanded(dict(session), params.get("expand", []))
         return self._json(200, body, request)
 
     def _session_or_404(self, sid: str) -> dict:
@@ -291,10 +293,23 @@ class StripeGateway(Gateway):
 
     def retrieve_session(self, request: Request, sid: str) -> Response:
         self._authenticate(request)
-        check_params(EXPAND_ONLY, self._params(request))
+        params = check_params(EXPAND_ONLY, self._params(request))
         with self.lock:
-            body = dict(self._session_or_404(sid))
+            body = self._expanded(dict(self._session_or_404(sid)), params.get("expand", []))
         return self._json(200, body, request)
+
+    def _expanded(self, session: dict, expand: list[str]) -> dict:
+        """`expand[]=line_items` and `expand[]=payment_intent` (https://docs.stripe.com/expand)."""
+        for field in expand:
+            if field == "line_items":
+                session["line_items"] = objects.list_object(f"/v1/checkout/sessions/{session['id']}/line_items",
+                                                            list(self.line_items.get(session["id"], [])), False)
+            elif field == "payment_intent":
+                if session["payment_intent"]:
+                    session["payment_intent"] = dict(self.payment_intents[session["payment_intent"]])
+            else:
+                raise invalid_request(f"This property cannot be expanded ({field}).", "expand")
+        return session
 
     def session_line_items(self, request: Request, sid: str) -> Response:
         self._authenticate(request)

@@ -209,3 +209,13 @@ def test_pagination(stripe_client):
     assert first.has_more and [s.id for s in first.data] == ids[::-1][:2]
     rest = stripe_client.v1.checkout.sessions.list(params={"limit": 2, "starting_after": first.data[-1].id})
     assert [s.id for s in rest.data] == [ids[0]] and not rest.has_more
+
+
+def test_expand_line_items_and_payment_intent(stripe_client, control):
+    session = stripe_client.v1.checkout.sessions.create(params=session_params(expand=["line_items"]))
+    assert session.line_items.data[0].amount_total == 2500 and session.line_items.data[0].quantity == 2
+    control.post("/_sandbox/pay", {"gateway": "stripe", "id": session.id})
+    paid = stripe_client.v1.checkout.sessions.retrieve(session.id, params={"expand": ["payment_intent"]})
+    assert paid.payment_intent.status == "succeeded" and paid.payment_intent.amount_received == 2500
+    items = stripe_client.v1.checkout.sessions.line_items.list(session.id)
+    assert [i.description for i in items.data] == ["Invoice INV-0001"]
