@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 
-from .config import SandboxConfig
+from .config import DEMO_ENV, SandboxConfig
 from .core import Sandbox
 
 
@@ -32,8 +32,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     print(f"sandbox control API  {sandbox.control_url}/_sandbox/state", flush=True)
+    demo = {k for k, v in config.credentials_env().items() if DEMO_ENV[k] == v}
     for name, server in sandbox.servers.items():
-        print(f"sandbox {name:<9}    {server.base_url}  webhooks -> {sandbox.webhook_url(name)}", flush=True)
+        source = "demo" if any(k.startswith(name.upper()) for k in demo) else "environment"
+        print(f"sandbox {name:<9}    {server.base_url}  credentials: {source}  "
+              f"webhooks -> {sandbox.webhook_url(name)}", flush=True)
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -4,7 +4,8 @@
 | --- | --- |
 | GET  /_sandbox/state | every object per gateway, its port, fault and webhook settings |
 | POST /_sandbox/faults | `{"gateway", "mode": "ok|down|error|hang|slow", "error_rate", "status", "latency_ms", "seed",
-|                       |  "retry_after", "effect"}` (`effect`: a hung request still takes effect); and/or webhook faults `{"gateway", "webhooks": "ok|off|duplicate|reorder|delay",
+|                       |  "retry_after", "effect", "body"}` (`effect`: a hung request still takes effect;
+|                       |  `"body": "html"`: errors come as a proxy's HTML page) |; and/or webhook faults `{"gateway", "webhooks": "ok|off|duplicate|reorder|delay",
 |                       |  "delay_ms", "reorder_window_ms"}`. `"gateway": "all"` applies to every gateway. |
 | POST /_sandbox/webhooks | `{"gateway", "url", "secret"?}`: where (and with which secret) that gateway delivers |
 | POST /_sandbox/pay | `{"gateway", "id", "amount_minor"?, "outcome"?}`: the customer pays. Stripe: the session is paid
@@ -98,11 +99,13 @@ class ControlApp:
         if "mode" in data:
             if data["mode"] not in MODES:
                 raise ControlError(400, f"mode must be one of {', '.join(MODES)}")
+            if data.get("body", "json") not in ("json", "html"):
+                raise ControlError(400, "body must be json or html")
             try:
                 fault = Fault(mode=data["mode"], error_rate=float(data.get("error_rate", 1.0)),
                               status=int(data.get("status", 503)), latency_ms=int(data.get("latency_ms", 0)),
                               seed=data.get("seed"), retry_after=int(data.get("retry_after", 1)),
-                              effect=bool(data.get("effect", False)))
+                              effect=bool(data.get("effect", False)), body=str(data.get("body", "json")))
             except (TypeError, ValueError):
                 raise ControlError(400, "error_rate, status, latency_ms and retry_after must be numbers")
             for name in gateways:

@@ -11,6 +11,10 @@ Modes (CONTRACT section 6, ``POST /_sandbox/faults``):
   read timeout. By default the request has no effect; with ``"effect": true`` it is processed first and
   only the answer is lost (the ambiguous timeout-after-send case).
 - ``slow``: add ``latency_ms`` before handling the request normally.
+
+With ``"body": "html"`` an ``error`` answers an HTML page instead of the gateway's JSON, as a load
+balancer or proxy in front of the gateway does (Razorpay's SDK then raises a JSON decode error,
+stripe-python an APIError about an invalid response body).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class Fault:
     seed: int | None = None
     retry_after: int = 1
     effect: bool = False  # hang only: process the request, then lose the answer
+    body: str = "json"  # error only: "json" (the gateway's error body) or "html" (a proxy's error page)
 
     def describe(self) -> dict:
         return asdict(self)
@@ -93,7 +98,10 @@ class FaultController:
             elif fault.mode == "error" and self._roll(fault.error_rate):
                 # Read the body so the client is not cut off mid-send.
                 environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-                body, content_type = error_response(fault.status)
+                if fault.body == "html":
+                    body, content_type = _html_error(fault.status), "text/html"
+                else:
+                    body, content_type = error_response(fault.status)
                 headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
                 if fault.status == 429:
                     headers.append(("Retry-After", str(fault.retry_after)))
@@ -102,6 +110,11 @@ class FaultController:
             return app(environ, start_response)
 
         return faulty_app
+
+
+def _html_error(status: int) -> bytes:
+    title = f"{status} {_reason(status)}"
+    return f"<html><head><title>{title}</title></head><body><center><h1>{title}</h1></center></body></html>".encode()
 
 
 def _drain(body) -> None:

@@ -318,6 +318,9 @@ class PayPalGateway(Gateway):
             order = self.orders.get(object_id)
             if order is None:
                 raise KeyError(object_id)
+            unit = order["purchase_units"][0]["amount"]
+            if amount_minor is not None and amount_minor != rules.to_minor(unit["value"], unit["currency_code"]):
+                raise ValueError("a PayPal order is approved for its full amount")
             self._approve_locked(order, outcome)
             result = copy.deepcopy(order)
             if capture:

@@ -23,8 +23,13 @@ MESSAGES = {
     404: ("RESOURCE_NOT_FOUND", "The specified resource does not exist."),
     422: ("UNPROCESSABLE_ENTITY",
           "The requested action could not be performed, semantically incorrect, or failed business validation."),
+    403: ("NOT_AUTHORIZED", "Authorization failed due to insufficient permissions."),
+    409: ("RESOURCE_CONFLICT", "The server has detected a conflict while processing this request."),
+    415: ("UNSUPPORTED_MEDIA_TYPE", "The server does not support the request payload's media type."),
+    # 429 is not in the Orders spec; this is PayPal's documented rate-limit body
+    # (https://developer.paypal.com/api/rest/reference/rate-limiting/).
     429: ("RATE_LIMIT_REACHED", "Too many requests. Blocked due to rate limiting."),
-    500: ("INTERNAL_SERVER_ERROR", "An internal server error has occurred."),
+    500: ("INTERNAL_SERVER_ERROR", "An internal server error occurred."),
     503: ("SERVICE_UNAVAILABLE", "Service Unavailable."),
 }
 

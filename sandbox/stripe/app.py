@@ -413,6 +413,8 @@ class StripeGateway(Gateway):
             session = self.sessions[object_id]
             if session["status"] != "open":
                 raise ValueError(f"checkout session is {session['status']}")
+            if amount_minor is not None and amount_minor != session["amount_total"]:
+                raise ValueError(f"a Checkout Session is paid in full ({session['amount_total']})")
             pi_data = self._pi_data.get(object_id, {})
             now = self.now()
             pi_id = session["payment_intent"] or self.ids.make("pi_", 24)

@@ -161,3 +161,12 @@ def test_hang_has_no_effect_unless_asked(razorpay_client, control):
     assert razorpay_client.payment_link.all({"reference_id": "lost-1"}, timeout=2) == {"payment_links": []}
     (link,) = razorpay_client.payment_link.all({"reference_id": "taken-1"}, timeout=2)["payment_links"]
     assert link["amount"] == 1000
+
+
+def test_html_error_page_from_a_proxy(stripe_client, razorpay_client, control):
+    fault(control, "all", "error", status=502, body="html")
+    with pytest.raises(requests.exceptions.JSONDecodeError):
+        create_link(razorpay_client, timeout=2)
+    with pytest.raises(stripe.APIError) as info:
+        create_session(stripe_client)
+    assert info.value.http_status == 502

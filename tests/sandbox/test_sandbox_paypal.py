@@ -203,7 +203,7 @@ def verify_offline(delivery, webhook_id: str, cert_host: str) -> bool:
         return False
 
 
-def postback(paypal, delivery, webhook_id: str, event_text: str) -> str:
+def postback(paypal, delivery, webhook_id: str, event_text: str, schemas=None) -> str:
     headers = delivery["headers"]
     fields = {"auth_algo": headers["Paypal-Auth-Algo"], "cert_url": headers["Paypal-Cert-Url"],
               "transmission_id": headers["Paypal-Transmission-Id"],
@@ -211,9 +211,13 @@ def postback(paypal, delivery, webhook_id: str, event_text: str) -> str:
               "transmission_time": headers["Paypal-Transmission-Time"], "webhook_id": webhook_id}
     # Splice the delivered body in unchanged: PayPal's CRC covers the exact bytes.
     raw = json.dumps(fields)[:-1] + ', "webhook_event": ' + event_text + "}"
+    if schemas:
+        schemas("notifications_webhooks_v1", "verify_webhook_signature", json.loads(raw))
     response = requests.post(f"{paypal.base}/v1/notifications/verify-webhook-signature", data=raw, timeout=5,
                              headers={"Authorization": f"Bearer {paypal.token()}", "Content-Type": "application/json"})
     assert response.status_code == 200
+    if schemas:
+        schemas("notifications_webhooks_v1", "verify_webhook_signature_response", response.json())
     return response.json()["verification_status"]
 
 
@@ -259,7 +263,7 @@ def test_approve_capture_and_signed_webhooks(paypal, sandbox, receiver, schemas)
         assert verify_offline(delivery, webhook_id, cert_host)
         assert not verify_offline({**delivery, "body": delivery["body"].replace(b"25.00", b"26.00")}, webhook_id,
                                   cert_host)
-        assert postback(paypal, delivery, webhook_id, delivery["body"].decode()) == "SUCCESS"
+        assert postback(paypal, delivery, webhook_id, delivery["body"].decode(), schemas) == "SUCCESS"
         assert postback(paypal, delivery, webhook_id, json.dumps(event)) == "FAILURE"  # re-encoded JSON
         assert postback(paypal, delivery, "OTHERWEBHOOKID", delivery["body"].decode()) == "FAILURE"
         if event["event_type"] == "PAYMENT.CAPTURE.COMPLETED":
@@ -291,11 +295,14 @@ def test_control_pay_with_capture(paypal, control, receiver):
     receiver.wait_for(2)
 
 
-def test_paypal_faults(paypal, control):
+def test_paypal_faults(paypal, control, schemas):
     paypal.token()
     control.post("/_sandbox/faults", {"gateway": "paypal", "mode": "error", "status": 503})
     failed = paypal.call("POST", "/v2/checkout/orders", order_request())
     assert failed.status_code == 503 and failed.json()["name"] == "SERVICE_UNAVAILABLE"
+    schemas("checkout_orders_v2", "error_503", failed.json())
+    control.post("/_sandbox/faults", {"gateway": "paypal", "mode": "error", "status": 500})
+    schemas("checkout_orders_v2", "error_500", paypal.call("GET", "/v2/checkout/orders/X").json())
     control.post("/_sandbox/faults", {"gateway": "paypal", "mode": "hang"})
     with pytest.raises(requests.exceptions.ReadTimeout):
         paypal.call("POST", "/v2/checkout/orders", order_request(), timeout=0.5)

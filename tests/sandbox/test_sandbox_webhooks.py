@@ -139,3 +139,19 @@ def wait_delivered(control, gateway, status="delivered", timeout=5.0):
             return deliveries
         time.sleep(0.05)
     raise AssertionError(json.dumps(control.deliveries(gateway), indent=1)[:2000])
+
+
+def test_expiry_sweeper_expires_what_is_due(stripe_client, razorpay_client, sandbox, receiver):
+    session = stripe_client.v1.checkout.sessions.create(params={
+        "mode": "payment", "success_url": "http://x/ok",
+        "line_items": [{"price_data": {"currency": "usd", "unit_amount": 500, "product_data": {"name": "x"}},
+                        "quantity": 1}]})
+    link = make_link(razorpay_client, "sweep-1")
+    # Travel in time by moving the deadlines into the past (the sweeper runs every expiry_sweep_s).
+    with sandbox.gateways["stripe"].lock:
+        sandbox.gateways["stripe"].sessions[session.id]["expires_at"] = int(time.time()) - 1
+    with sandbox.gateways["razorpay"].lock:
+        sandbox.gateways["razorpay"].links[link["id"]]["expire_by"] = int(time.time()) - 1
+    receiver.wait_for(2)
+    assert sorted(e.get("type") or e.get("event") for e in receiver.events()) == [
+        "checkout.session.expired", "payment_link.expired"]
