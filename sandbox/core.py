@@ -56,15 +56,21 @@ class Sandbox:
 
     # ---- lifecycle -----------------------------------------------------------------------------
     def start(self) -> "Sandbox":
-        for server in self.servers.values():
-            server.start()
-        self.control_server.start()
+        """Open every port (raises OSError, with nothing left open, when one is taken)."""
+        try:
+            for server in [*self.servers.values(), self.control_server]:
+                server.start()
+        except OSError:
+            for server in [*self.servers.values(), self.control_server]:
+                server.stop()
+            raise
         self._stop_sweeper.clear()
         self._sweeper = threading.Thread(target=self._sweep_loop, name="sandbox-expiry", daemon=True)
         self._sweeper.start()
         return self
 
     def stop(self) -> None:
+        """Close every port and stop delivering webhooks; a stopped Sandbox cannot be started again."""
         self._stop_sweeper.set()
         for controller in self.faults.values():
             controller.release_all()

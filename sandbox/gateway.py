@@ -87,10 +87,12 @@ class Gateway:
         return int(time.time())
 
     def emit_webhook(self, event_id: str, event_type: str, body: bytes) -> None:
+        """Queue a delivery of ``body`` (final bytes) to this gateway's webhook target."""
         self.sandbox.webhooks.emit(self.name, event_id, event_type, self.sandbox.webhook_url(self.name), body,
-                                   self.webhook_signer())
+                                   self.webhook_signer(event_id))
 
-    def webhook_signer(self):
+    def webhook_signer(self, event_id: str):
+        """A function body -> signature headers, called for every attempt (secrets read now)."""
         raise NotImplementedError
 
     def error_response(self, status: int) -> tuple[bytes, str]:

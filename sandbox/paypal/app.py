@@ -436,7 +436,7 @@ class PayPalGateway(Gateway):
         self.events.append(event)
         self.emit_webhook(event_id, event_type, json.dumps(event, separators=(",", ":")).encode())
 
-    def webhook_signer(self):
+    def webhook_signer(self, event_id: str):
         webhook_id = self.sandbox.webhook_secret("paypal", self.config.paypal_webhook_id)
 
         def sign(body: bytes) -> dict[str, str]:

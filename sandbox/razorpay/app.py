@@ -182,11 +182,9 @@ class RazorpayGateway(Gateway):
         evt = objects.event(event_type=event_type, account_id=self.account_id, now=self.now(), entities=entities)
         event_id = self.ids.token(14)
         self.events.append((event_id, evt))
-        body = json.dumps(evt, separators=(",", ":")).encode()
-        self.sandbox.webhooks.emit(self.name, event_id, event_type, self.sandbox.webhook_url(self.name), body,
-                                   self._signer(event_id))
+        self.emit_webhook(event_id, event_type, json.dumps(evt, separators=(",", ":")).encode())
 
-    def _signer(self, event_id: str):
+    def webhook_signer(self, event_id: str):
         secret = self.sandbox.webhook_secret("razorpay", self.config.razorpay_webhook_secret)
 
         def sign(body: bytes) -> dict[str, str]:
@@ -196,9 +194,6 @@ class RazorpayGateway(Gateway):
                     "X-Razorpay-Event-Id": event_id, "User-Agent": "Razorpay-Webhook/v1"}
 
         return sign
-
-    def webhook_signer(self):  # events are signed per event id, see _signer
-        raise NotImplementedError
 
     def callback_signature(self, link: dict, payment_id: str) -> str:
         # "{link_id}|{reference_id}|{status}|{payment_id}" signed with the key secret

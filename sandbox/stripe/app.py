@@ -392,7 +392,7 @@ class StripeGateway(Gateway):
         self.emit_webhook(evt["id"], event_type, json.dumps(evt, indent=2).encode())
         return evt
 
-    def webhook_signer(self):
+    def webhook_signer(self, event_id: str):
         secret = self.sandbox.webhook_secret("stripe", self.config.stripe_webhook_secret)
 
         def sign(body: bytes) -> dict[str, str]:

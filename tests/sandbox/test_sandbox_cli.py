@@ -95,3 +95,22 @@ def test_seed_makes_ids_reproducible():
     first, second = ids(), ids()
     assert first[:2] == second[:2] and first[0] == first[1]
     assert first[2]["STRIPE_API_BASE"].startswith("http://127.0.0.1:")
+
+
+def test_start_fails_cleanly_when_a_port_is_taken():
+    import pytest
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    control_port, = free_ports(1)
+    sb = Sandbox(SandboxConfig.for_tests(paypal_port=taken.getsockname()[1], control_port=control_port))
+    try:
+        with pytest.raises(OSError):
+            sb.start()
+        assert not any(server.running for server in sb.servers.values())
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{control_port}/_sandbox/state", timeout=1)
+    finally:
+        sb.stop()
+        taken.close()
