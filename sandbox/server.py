@@ -77,7 +77,11 @@ class GatewayServer:
         with self._lock:
             if self._server is not None:
                 return
-            server = _TrackingServer(self.host, self.port, self.app)
+            try:
+                server = _TrackingServer(self.host, self.port, self.app)
+            except SystemExit:
+                # werkzeug prints the bind error and calls sys.exit(1); turn that back into an exception.
+                raise OSError(f"cannot listen on {self.host}:{self.port} for {self.name}") from None
             self.port = server.server_port
             self._server = server
             self._thread = threading.Thread(
