@@ -3,11 +3,19 @@ webhook fault modes (off, duplicate, reorder, delay) plus byte-for-byte redelive
 
 from __future__ import annotations
 
+import base64
 import json
 import time
+import zlib
 
 import razorpay
+import requests
 import stripe
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from razorpay.errors import SignatureVerificationError
 
 
 def make_link(client, reference_id):
@@ -155,3 +163,75 @@ def test_expiry_sweeper_expires_what_is_due(stripe_client, razorpay_client, sand
     receiver.wait_for(2)
     assert sorted(e.get("type") or e.get("event") for e in receiver.events()) == [
         "checkout.session.expired", "payment_link.expired"]
+
+
+def test_every_event_type_verifies_with_the_official_verifiers(stripe_client, razorpay_client, sandbox, control,
+                                                               receiver):
+    line_items = [{"price_data": {"currency": "usd", "unit_amount": 500, "product_data": {"name": "x"}}, "quantity": 1}]
+    sessions = [stripe_client.v1.checkout.sessions.create(params={"mode": "payment", "success_url": "http://x/",
+                                                                  "line_items": line_items}) for _ in range(3)]
+    pay(control, "stripe", sessions[0].id)
+    pay(control, "stripe", sessions[1].id, outcome="decline")
+    control.post("/_sandbox/expire", {"gateway": "stripe", "id": sessions[2].id})
+
+    links = [razorpay_client.payment_link.create({"amount": 1000, "reference_id": f"all-{i}", "accept_partial": True,
+                                                  "first_min_partial_amount": 100}) for i in range(3)]
+    pay(control, "razorpay", links[0]["id"], amount_minor=400)
+    pay(control, "razorpay", links[0]["id"])
+    razorpay_client.payment_link.cancel(links[1]["id"])
+    control.post("/_sandbox/expire", {"gateway": "razorpay", "id": links[2]["id"]})
+
+    base = sandbox.servers["paypal"].base_url
+    token = requests.post(f"{base}/v1/oauth2/token", data={"grant_type": "client_credentials"}, timeout=5,
+                          auth=(sandbox.config.paypal_client_id, sandbox.config.paypal_client_secret)).json()
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    for outcome in ("success", "deny"):
+        order = requests.post(f"{base}/v2/checkout/orders", headers=headers, timeout=5, json={
+            "intent": "CAPTURE", "purchase_units": [{"amount": {"currency_code": "USD", "value": "5.00"}}]}).json()
+        pay(control, "paypal", order["id"], outcome=outcome, capture=True)
+
+    expected = {
+        "stripe": {"checkout.session.completed", "payment_intent.succeeded", "payment_intent.payment_failed",
+                   "checkout.session.expired"},
+        "razorpay": {"payment_link.partially_paid", "payment_link.paid", "payment_link.cancelled",
+                     "payment_link.expired"},
+        "paypal": {"CHECKOUT.ORDER.APPROVED", "PAYMENT.CAPTURE.COMPLETED", "PAYMENT.CAPTURE.DENIED"},
+    }
+    deliveries = receiver.wait_for(4 + 4 + 4)
+    seen = {gateway: set() for gateway in expected}
+    for delivery in deliveries:
+        gateway = delivery["path"].rsplit("/", 1)[-1]
+        body, sent = delivery["body"], delivery["headers"]
+        tampered = body.replace(b"}", b" }", 1)
+        if gateway == "stripe":
+            secret = sandbox.config.stripe_webhook_secret
+            event = stripe.Webhook.construct_event(body.decode(), sent["Stripe-Signature"], secret)
+            seen[gateway].add(event.type)
+            try:
+                stripe.Webhook.construct_event(tampered.decode(), sent["Stripe-Signature"], secret)
+                raise AssertionError("tampered Stripe body verified")
+            except stripe.SignatureVerificationError:
+                pass
+        elif gateway == "razorpay":
+            secret = sandbox.config.razorpay_webhook_secret
+            utility = razorpay_client.utility
+            assert utility.verify_webhook_signature(body.decode(), sent["X-Razorpay-Signature"], secret)
+            seen[gateway].add(json.loads(body)["event"])
+            try:
+                utility.verify_webhook_signature(tampered.decode(), sent["X-Razorpay-Signature"], secret)
+                raise AssertionError("tampered Razorpay body verified")
+            except SignatureVerificationError:
+                pass
+        else:
+            certificate = x509.load_pem_x509_certificate(requests.get(sent["Paypal-Cert-Url"], timeout=5).content)
+            for payload, valid in ((body, True), (tampered, False)):
+                message = "|".join([sent["Paypal-Transmission-Id"], sent["Paypal-Transmission-Time"],
+                                    sandbox.config.paypal_webhook_id, str(zlib.crc32(payload) & 0xFFFFFFFF)])
+                try:
+                    certificate.public_key().verify(base64.b64decode(sent["Paypal-Transmission-Sig"]),
+                                                    message.encode(), padding.PKCS1v15(), hashes.SHA256())
+                    assert valid, "tampered PayPal body verified"
+                except InvalidSignature:
+                    assert not valid, "PayPal signature did not verify"
+            seen[gateway].add(json.loads(body)["event_type"])
+    assert seen == expected
