@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,8 @@ from typing import Callable
 import requests
 
 from .ids import IdFactory
+
+log = logging.getLogger(__name__)
 
 WEBHOOK_MODES = ("ok", "off", "duplicate", "reorder", "delay")
 
@@ -223,6 +226,8 @@ class WebhookDispatcher:
             delivery.last_headers = headers
             delivery.attempts.append({"n": len(delivery.attempts) + 1, "at": started, "status_code": status_code,
                                       "error": error, "duration_ms": elapsed_ms})
+            log.info("webhook %s %s %s -> %s: attempt %d, %s (%.0f ms)", delivery.gateway, delivery.event_type,
+                     delivery.event_id, delivery.url, len(delivery.attempts), status_code or error, elapsed_ms)
             if ok:
                 delivery.status = "delivered"
             elif len(delivery.attempts) >= self.max_attempts:
