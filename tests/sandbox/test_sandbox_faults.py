@@ -170,3 +170,16 @@ def test_html_error_page_from_a_proxy(stripe_client, razorpay_client, control):
     with pytest.raises(stripe.APIError) as info:
         create_session(stripe_client)
     assert info.value.http_status == 502
+
+
+def test_lost_answer_then_retry_with_same_idempotency_key_gives_one_session(sandbox, control):
+    client = stripe.StripeClient(sandbox.config.stripe_secret_key,
+                                 base_addresses={"api": sandbox.servers["stripe"].base_url},
+                                 http_client=stripe.RequestsClient(timeout=0.3))
+    fault(control, "stripe", "hang", effect=True)
+    with pytest.raises(stripe.APIConnectionError):
+        client.v1.checkout.sessions.create(params=SESSION, options={"idempotency_key": "inv-1-attempt-1"})
+    fault(control, "stripe", "ok")
+    session = client.v1.checkout.sessions.create(params=SESSION, options={"idempotency_key": "inv-1-attempt-1"})
+    assert session.last_response.headers["Idempotent-Replayed"] == "true"
+    assert list(sandbox.gateways["stripe"].sessions) == [session.id]
