@@ -19,7 +19,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
-from ..gateway import Gateway, GatewayError, json_response, page
+from ..gateway import Gateway, json_response, page
 from . import objects, rules
 from .rules import bad_request
 

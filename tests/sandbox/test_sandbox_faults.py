@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-import razorpay
 import requests
 import stripe
 from razorpay.errors import BadRequestError, GatewayError, ServerError
