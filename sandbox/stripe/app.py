@@ -470,9 +470,11 @@ class StripeGateway(Gateway):
         if session is None:
             return page("Stripe Checkout", "<h1>Something went wrong</h1><p>The page you were looking for could not "
                                            "be found.</p>", 404)
+        if session["status"] == "complete":
+            return page("Stripe Checkout", "<h1 id='status'>Thanks for your payment. This Checkout Session is no "
+                                           "longer active (paid).</h1>")
         if session["status"] != "open":
-            word = "paid" if session["status"] == "complete" else "expired"
-            return page("Stripe Checkout", f"<h1 id='status'>This Checkout Session is no longer active ({word}).</h1>")
+            return page("Stripe Checkout", "<h1 id='status'>This Checkout Session is no longer active (expired).</h1>")
         notice = "<p id='declined' role='alert'>Your card was declined.</p>" if request.args.get("declined") else ""
         rows = "".join(f"<li>{html.escape(i['description'])} × {i['quantity']}: "
                        f"{rules.format_major(i['amount_total'], i['currency'])}</li>" for i in items)
