@@ -1,0 +1,1 @@
+"""Razorpay stand-in: Payment Links API, hosted link page with signed callback, signed webhooks."""

@@ -1,0 +1,1 @@
+"""Stripe stand-in: Checkout Sessions, Events, hosted Checkout page, signed webhooks."""
