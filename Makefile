@@ -14,10 +14,11 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed
 
+# The portal on :5000 with the gateway sandbox (CONTRACT section 6) on 12110-12113 behind it.
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) demo seed
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	$(PY) -m sandbox.dev $(FLASK) run --host 127.0.0.1 --port 5000
 
 # Debian's Chromium for the end-to-end tests; Playwright drives it, nothing is downloaded at run time.
 browser:

@@ -34,7 +34,9 @@ def reference():
 
 @pytest.fixture(scope="session")
 def sandbox_session():
-    sb = Sandbox(SandboxConfig.for_tests())
+    # Webhooks a test did not point at its own receiver go to a closed port, never to a developer's
+    # portal that may be running on the default FRONTEND_URL.
+    sb = Sandbox(SandboxConfig.for_tests(frontend_url="http://127.0.0.1:9"))
     sb.start()
     yield sb
     sb.stop()

@@ -114,3 +114,29 @@ def test_start_fails_cleanly_when_a_port_is_taken():
     finally:
         sb.stop()
         taken.close()
+
+
+def test_make_run_launcher_gives_the_portal_a_live_sandbox(tmp_path):
+    """`python -m sandbox.dev CMD` (what `make run` uses): CMD sees the sandbox's API bases and keys, and
+    a gateway call with them works while CMD runs; the ports close when CMD ends."""
+    control, stripe_port, razorpay_port, paypal_port = free_ports(4)
+    env = {k: v for k, v in os.environ.items() if k not in DEMO_ENV and not k.endswith("_API_BASE")}
+    env.update(SANDBOX_CONTROL_PORT=str(control), SANDBOX_STRIPE_PORT=str(stripe_port),
+               SANDBOX_RAZORPAY_PORT=str(razorpay_port), SANDBOX_PAYPAL_PORT=str(paypal_port),
+               PYTHONPATH=str(REPO))
+    portal_stand_in = (
+        "import os, stripe; "
+        "c = stripe.StripeClient(os.environ['STRIPE_SECRET_KEY'], base_addresses={'api': os.environ['STRIPE_API_BASE']}); "
+        "print(os.environ['STRIPE_API_BASE'], os.environ['RAZORPAY_API_BASE'], os.environ['PAYPAL_API_BASE'], "
+        "len(c.v1.events.list().data))"
+    )
+    result = subprocess.run([sys.executable, "-m", "sandbox.dev", sys.executable, "-c", portal_stand_in],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (f"http://127.0.0.1:{stripe_port} http://127.0.0.1:{razorpay_port} "
+            f"http://127.0.0.1:{paypal_port} 0") in result.stdout
+    try:
+        requests.get(f"http://127.0.0.1:{control}/_sandbox/state", timeout=1)
+        raise AssertionError("the sandbox must stop with the command it launched")
+    except requests.ConnectionError:
+        pass
