@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
-from portal.models import Customer, Invoice, InvoiceLine, InvoiceSequence, User  # noqa: E402
+from portal.models import Customer, Invoice, InvoiceLine, InvoiceSequence  # noqa: E402
 from portal.users.accounts import create_user  # noqa: E402
 
 PASSWORD = "benchmark password 1"

@@ -1,7 +1,7 @@
 """Errors: JSON for machines (`/api`, `/webhooks`), HTML pages for people."""
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException
 
 MACHINE_PREFIXES = ("/api/", "/webhooks/")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from urllib.parse import quote
 from pathlib import Path
 
@@ -22,6 +23,10 @@ from portal.models import ApiToken, User
 from portal.users.accounts import create_user
 
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Flags for a machine with no outside network: no background calls home, no GPU, no sandbox as root.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "correct horse battery staple"
 
 
@@ -214,3 +219,14 @@ def api(client, staff):
     db.session.add(row)
     db.session.commit()
     return Api(client, plain)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium through Playwright, one per test run (Playwright's sync API allows one at a time)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

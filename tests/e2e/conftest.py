@@ -1,14 +1,8 @@
 """End-to-end fixtures: the portal served over real HTTP, driven by Debian's Chromium through Playwright."""
-import shutil
 import threading
 
 import pytest
 from werkzeug.serving import make_server
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Flags for a machine with no outside network: no background calls home, no GPU, no sandbox as root.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture
@@ -19,16 +13,6 @@ def live_server(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(5)
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

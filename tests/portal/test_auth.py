@@ -1,5 +1,5 @@
 """Signing in and out, throttling, safe redirects."""
-from portal.models import AuditEvent, User
+from portal.models import AuditEvent
 
 from tests.conftest import PASSWORD
 

@@ -4,7 +4,7 @@ import threading
 import pytest
 
 from portal.extensions import db
-from portal.models import TRANSITIONS, Invoice, InvoiceSequence, InvoiceStateError
+from portal.models import TRANSITIONS, InvoiceSequence, InvoiceStateError
 from portal.money import Money
 
 

@@ -4,36 +4,16 @@ return URL and the merchant receives the signed webhook."""
 from __future__ import annotations
 
 import json
-import os
 import time
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
 import stripe
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                              headless=True, env={**os.environ})
-        yield instance
-        instance.close()
-
-
 @pytest.fixture
-def tab(browser):
-    context = browser.new_context()
+def tab(chromium):  # one Chromium per test run, from tests/conftest.py
+    context = chromium.new_context()
     page = context.new_page()
     page.set_default_timeout(10_000)
     yield page
