@@ -12,12 +12,14 @@ from urllib.parse import quote
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import create_engine, inspect, text
 
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
 
 from portal import create_app
+from sandbox import Sandbox, SandboxConfig
 from portal.extensions import db
 from portal.models import ApiToken, User
 from portal.users.accounts import create_user
@@ -230,3 +232,47 @@ def chromium():
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+# ---- the gateway sandbox, shared by tests/sandbox and the payment tests ----------------------------
+
+@pytest.fixture(scope="session")
+def sandbox_session():
+    # Webhooks a test did not point at its own receiver go to a closed port, never to a developer's
+    # portal that may be running on the default FRONTEND_URL.
+    sb = Sandbox(SandboxConfig.for_tests(frontend_url="http://127.0.0.1:9"))
+    sb.start()
+    yield sb
+    sb.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_session):
+    sandbox_session.reset()
+    yield sandbox_session
+    sandbox_session.reset()
+
+
+class Control:
+    """The control API over HTTP, as the portal's tests and a developer use it."""
+
+    def __init__(self, base: str):
+        self.base = base
+
+    def get(self, path: str, **params):
+        response = requests.get(self.base + path, params=params, timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+    def post(self, path: str, body: dict | None = None, expect: int = 200):
+        response = requests.post(self.base + path, json=body or {}, timeout=5)
+        assert response.status_code == expect, response.text
+        return response.json()
+
+    def deliveries(self, gateway: str | None = None):
+        return self.get("/_sandbox/deliveries", **({"gateway": gateway} if gateway else {}))
+
+
+@pytest.fixture
+def control(sandbox):
+    return Control(sandbox.control_url)

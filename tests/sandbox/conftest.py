@@ -1,5 +1,5 @@
-"""Fixtures for the sandbox conformance suite: one sandbox on free ports for the whole session, reset
-before every test, a webhook receiver that records raw deliveries, and the official SDK clients."""
+"""Fixtures for the sandbox conformance suite: a webhook receiver that records raw deliveries, and the
+official SDK clients. The sandbox itself (`sandbox`, `control`) comes from tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -18,7 +17,6 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from sandbox import Sandbox, SandboxConfig  # noqa: E402
 
 REFERENCE = REPO.parent / "shared" / "reference"
 
@@ -30,48 +28,6 @@ def load_reference(relative: str):
 @pytest.fixture(scope="session")
 def reference():
     return load_reference
-
-
-@pytest.fixture(scope="session")
-def sandbox_session():
-    # Webhooks a test did not point at its own receiver go to a closed port, never to a developer's
-    # portal that may be running on the default FRONTEND_URL.
-    sb = Sandbox(SandboxConfig.for_tests(frontend_url="http://127.0.0.1:9"))
-    sb.start()
-    yield sb
-    sb.stop()
-
-
-@pytest.fixture
-def sandbox(sandbox_session):
-    sandbox_session.reset()
-    yield sandbox_session
-    sandbox_session.reset()
-
-
-class Control:
-    """The control API over HTTP, as the portal's tests and a developer use it."""
-
-    def __init__(self, base: str):
-        self.base = base
-
-    def get(self, path: str, **params):
-        response = requests.get(self.base + path, params=params, timeout=5)
-        response.raise_for_status()
-        return response.json()
-
-    def post(self, path: str, body: dict | None = None, expect: int = 200):
-        response = requests.post(self.base + path, json=body or {}, timeout=5)
-        assert response.status_code == expect, response.text
-        return response.json()
-
-    def deliveries(self, gateway: str | None = None):
-        return self.get("/_sandbox/deliveries", **({"gateway": gateway} if gateway else {}))
-
-
-@pytest.fixture
-def control(sandbox):
-    return Control(sandbox.control_url)
 
 
 class Receiver:

@@ -1,0 +1,248 @@
+"""What every gateway adapter is: facts declared as data, and a small set of verbs.
+
+Each gateway is one package (`portal/payments/<name>/`) with a pure `translate.py` (request parameters,
+response and error mapping; tested against `../shared/reference/`) and a thin `client.py` that does the
+I/O through the official SDK or REST API. The engine only ever speaks the verbs below, so adding a gateway
+is one new package plus one line in `registry.py`.
+
+Money crosses this boundary as `Money` (integer ISO minor units); each adapter converts once, at its edge,
+with `gateway_amount()` and the exponent overrides it declares.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Mapping
+
+from ..money import Money, exponent
+
+# Normalised link states, whatever each gateway calls them.
+LINK_CREATED = "created"          # live: the customer can pay it
+LINK_PARTIALLY_PAID = "partially_paid"
+LINK_PAID = "paid"
+LINK_EXPIRED = "expired"
+LINK_CANCELLED = "cancelled"
+LIVE_LINK_STATES = frozenset({LINK_CREATED, LINK_PARTIALLY_PAID})
+
+FILTERED = "[FILTERED]"
+_AUTHORIZATION = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(basic|bearer)\s+[^\s'\",}]+")
+_KEY_SHAPES = re.compile(r"\b(?:(?:sk|rk)_(?:test|live)_[A-Za-z0-9]+|whsec_[A-Za-z0-9]+|rzp_(?:test|live)_[A-Za-z0-9]+)")
+
+
+def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Replace keys, secrets and Authorization values in text meant for logs or the attempt log."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, FILTERED)
+    text = _AUTHORIZATION.sub(lambda m: m.group(1) + FILTERED, text)
+    return _KEY_SHAPES.sub(FILTERED, text)
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """Everything an adapter needs from configuration (CONTRACT section 2)."""
+
+    api_base: str
+    key_id: str | None = None         # Razorpay key id, PayPal client id, Stripe secret key
+    key_secret: str | None = None     # Razorpay key secret, PayPal client secret
+    webhook_secret: str | None = None  # Razorpay/Stripe webhook secret, PayPal webhook id
+    publishable_key: str | None = None
+    timeout: float = 3.0              # seconds, connect and read, per HTTP call
+    live: bool = False                # real money: never in tests or the sandbox
+
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self.key_id, self.key_secret, self.webhook_secret) if s)
+
+
+@dataclass(frozen=True)
+class LinkRequest:
+    """One link to create: built by the engine, translated by the adapter."""
+
+    invoice_id: int
+    invoice_number: str
+    amount: Money                     # what is due now, in the invoice's currency
+    reference: str                    # our idempotency key for this (invoice, gateway, attempt); <= 40 chars
+    description: str
+    customer_name: str
+    customer_email: str
+    customer_phone: str
+    return_url: str                   # the customer comes back here after paying
+    cancel_url: str                   # ... or after giving up
+    expires_at: datetime              # aware UTC
+    accept_partial: bool = False
+    min_partial: Money | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GatewayLink:
+    """A link as the gateway reports it, in our terms."""
+
+    gateway: str
+    link_id: str
+    url: str | None
+    status: str                        # one of the LINK_* states
+    amount: Money                      # asked for, in ISO minor units of the invoice currency
+    amount_paid: Money
+    reference: str | None              # the reference / idempotency key we sent, when the gateway echoes it
+    expires_at: datetime | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_LINK_STATES
+
+
+# Kinds of failure, decided by each adapter's translate module from the SDK exception.
+UNREACHABLE = "unreachable"    # connection refused / DNS: the request never arrived (safe to fail over)
+TIMEOUT = "timeout"            # sent, no answer: it may have taken effect (look it up before anything else)
+SERVER = "server"              # 5xx answer: did not take effect (safe to fail over, retryable)
+RATE_LIMITED = "rate_limited"  # 429: retry after `retry_after`
+CONFLICT = "conflict"          # 409 / concurrent request with the same key: retry, same key
+REJECTED = "rejected"          # 4xx validation: never retried at this gateway
+AUTH = "auth"                  # 401/403: credentials wrong; not retried
+NOT_FOUND = "not_found"        # 404 on fetch/cancel
+TRANSIENT_KINDS = frozenset({UNREACHABLE, TIMEOUT, SERVER, RATE_LIMITED, CONFLICT})
+# Failures after which the request surely did not take effect, so another gateway may be asked.
+NOT_APPLIED_KINDS = frozenset({UNREACHABLE, SERVER, RATE_LIMITED, REJECTED, AUTH, NOT_FOUND})
+
+
+class GatewayError(Exception):
+    """A gateway call failed; `kind` says what the engine may do next."""
+
+    def __init__(self, gateway: str, kind: str, code: str, message: str, *,
+                 status: int | None = None, retry_after: float | None = None):
+        super().__init__(f"{gateway}: {kind} {code}: {message}")
+        self.gateway, self.kind, self.code, self.message = gateway, kind, code, message
+        self.status, self.retry_after = status, retry_after
+
+    @property
+    def transient(self) -> bool:
+        return self.kind in TRANSIENT_KINDS
+
+    @property
+    def surely_not_applied(self) -> bool:
+        return self.kind in NOT_APPLIED_KINDS
+
+
+class Gateway(ABC):
+    """Base of every adapter. Facts are class attributes; verbs are methods."""
+
+    name: ClassVar[str]                       # "razorpay", "stripe", "paypal"
+    display_name: ClassVar[str]               # "Razorpay"
+    customer_label: ClassVar[str]             # what a paying customer is shown: "UPI, cards and netbanking (Razorpay)"
+    currencies: ClassVar[frozenset[str]]      # ISO codes it can take
+    # Where the gateway's minor unit differs from ISO 4217 (e.g. Stripe ISK: 2 on the wire).
+    exponent_overrides: ClassVar[Mapping[str, int]] = {}
+    # Gateway amounts (in ITS minor units) must be a multiple of this, per currency (Stripe ISK: 100,
+    # three-decimal currencies at Stripe and Razorpay: 10).
+    amount_multiples: ClassVar[Mapping[str, int]] = {}
+    # Smallest amount it accepts, in ISO minor units of that currency.
+    min_amounts: ClassVar[Mapping[str, int]] = {}
+    default_min_amount: ClassVar[int] = 1
+    max_gateway_amount: ClassVar[int | None] = None  # in the gateway's minor units
+    supports_partial: ClassVar[bool] = False
+
+    def __init__(self, settings: GatewaySettings):
+        self.settings = settings
+        self.log = logging.getLogger(f"portal.payments.{self.name}")
+
+    # ---- facts -------------------------------------------------------------------------------------
+    @classmethod
+    def gateway_exponent(cls, currency: str) -> int:
+        return cls.exponent_overrides.get(currency, exponent(currency))
+
+    @classmethod
+    def gateway_amount(cls, money: Money) -> int:
+        """ISO minor units -> this gateway's integer units; exact or GatewayError(REJECTED)."""
+        shift = cls.gateway_exponent(money.currency) - exponent(money.currency)
+        if shift >= 0:
+            return money.minor * 10**shift
+        factor = 10**-shift
+        if money.minor % factor:
+            raise GatewayError(cls.name, REJECTED, "amount_precision",
+                               f"{cls.display_name} takes {money.currency} only in whole units of {factor}")
+        return money.minor // factor
+
+    @classmethod
+    def iso_amount(cls, gateway_minor: int, currency: str) -> Money:
+        """This gateway's integer units -> Money in ISO minor units (exact)."""
+        shift = cls.gateway_exponent(currency) - exponent(currency)
+        if shift >= 0:
+            if gateway_minor % 10**shift:
+                raise ValueError(f"{cls.name} amount {gateway_minor} {currency} is not whole in ISO units")
+            return Money(gateway_minor // 10**shift, currency)
+        return Money(gateway_minor * 10**-shift, currency)
+
+    @classmethod
+    def cannot_take(cls, money: Money) -> str | None:
+        """Why this gateway cannot take the amount, in words for staff; None when it can."""
+        if money.currency not in cls.currencies:
+            return f"{cls.display_name} does not take {money.currency}"
+        minimum = cls.min_amounts.get(money.currency, cls.default_min_amount)
+        if money.minor < minimum:
+            return f"{cls.display_name} needs at least {Money(minimum, money.currency).format()}"
+        try:
+            units = cls.gateway_amount(money)
+        except GatewayError as exc:
+            return exc.message
+        multiple = cls.amount_multiples.get(money.currency, 1)
+        if units % multiple:
+            return f"{cls.display_name} needs {money.currency} amounts in steps of {multiple} minor units"
+        if cls.max_gateway_amount is not None and units > cls.max_gateway_amount:
+            return f"{cls.display_name} cannot take an amount this large"
+        return None
+
+    @classmethod
+    def is_configured(cls, config: Mapping[str, Any]) -> bool:
+        """Whether the credentials this gateway needs are set (CONTRACT section 2)."""
+        return cls.settings_from(config) is not None
+
+    @classmethod
+    @abstractmethod
+    def settings_from(cls, config: Mapping[str, Any]) -> GatewaySettings | None:
+        """Build settings from the Flask config; None when the gateway is not configured."""
+
+    @classmethod
+    def configuration_problems(cls, config: Mapping[str, Any]) -> list[str]:
+        """Malformed (not missing) credentials, one line each, for start-up and `payments check`."""
+        return []
+
+    @property
+    def test_mode(self) -> bool:
+        return not self.settings.live
+
+    # ---- verbs -------------------------------------------------------------------------------------
+    # Every verb takes `timeout` (seconds) for each HTTP call it makes, and raises GatewayError on
+    # failure: never an SDK exception, never a bare requests exception.
+
+    @abstractmethod
+    def create_link(self, request: LinkRequest, timeout: float) -> GatewayLink:
+        """Create a payment link / session / order for the request.
+
+        Idempotent on `request.reference`: calling it again with the same reference (after a timeout)
+        must not create a second link (Stripe Idempotency-Key, PayPal PayPal-Request-Id; Razorpay
+        reference_id is unique, so a repeat answers REJECTED code `duplicate_reference`)."""
+
+    @abstractmethod
+    def find_link(self, request: LinkRequest, timeout: float) -> GatewayLink | None:
+        """Look up the link created (or not) for `request.reference`, after an ambiguous failure.
+
+        Never creates a new link that could take money twice: Stripe and PayPal replay the original
+        create with the same idempotency key; Razorpay lists by reference_id."""
+
+    @abstractmethod
+    def fetch_link(self, link_id: str, timeout: float) -> GatewayLink:
+        """The link's current state at the gateway (reconciliation, return pages)."""
+
+    @abstractmethod
+    def cancel_link(self, link_id: str, timeout: float) -> GatewayLink | None:
+        """Make the link unpayable (Razorpay cancel, Stripe expire; PayPal: nothing to do, returns None).
+        Already cancelled/expired is success. Raises GatewayError REJECTED if it was paid."""
+
+    @abstractmethod
+    def check_credentials(self, timeout: float) -> None:
+        """One cheap authenticated call; GatewayError(AUTH) when the keys are refused."""
