@@ -1,0 +1,229 @@
+"""PayPal adapter, the I/O half: one pooled `requests.Session`, a cached OAuth token, and the verbs.
+
+PayPal's REST API is called directly: the official `paypal-server-sdk` takes no custom base URL and
+`paypal-checkout-serversdk` is deprecated (GATEWAY-FACTS). Everything PayPal-shaped lives in `translate.py`.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable, Mapping
+from urllib.parse import quote
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from ..base import REJECTED, Gateway, GatewayError, GatewayLink, GatewaySettings, LinkRequest, scrub
+from . import translate
+
+LIVE_API_BASE = "https://api-m.paypal.com"  # developer.paypal.com/api/rest/ (live vs sandbox hosts)
+SANDBOX_API_BASE = "https://api-m.sandbox.paypal.com"
+# Tokens last `expires_in` seconds (about 9 h: developer.paypal.com/api/rest/authentication/); refresh a minute
+# early, or halfway through a token that short, so a call never leaves with a token about to lapse.
+TOKEN_MARGIN_SECONDS = 60
+POOL_SIZE = 16  # connections kept to PayPal, shared by every thread of the process
+_WEBHOOK_ID = re.compile(r"[A-Z0-9]+")  # PayPal webhook ids: upper-case letters and digits
+
+
+@dataclass(frozen=True)
+class _Token:
+    value: str
+    refresh_at: float  # on the adapter's monotonic clock
+
+
+class PayPalGateway(Gateway):
+    name = "paypal"
+    display_name = "PayPal"
+    customer_label = "PayPal"
+    currencies = translate.CURRENCIES  # developer.paypal.com/api/rest/reference/currency-codes/ (no INR)
+    # HUF, JPY, TWD take no decimals at PayPal (same page); ISO 4217 gives HUF and TWD two.
+    exponent_overrides = {code: 0 for code in translate.NO_DECIMAL_CURRENCIES}
+    # PayPal refuses zero (CANNOT_BE_ZERO_OR_NEGATIVE); HUF/TWD must be whole units, so one unit at least.
+    min_amounts = {"HUF": 100, "TWD": 100}
+    # amount.value: "up to 15 digits preceding the decimal" (checkout_orders_v2.json, purchase_unit_request.amount);
+    # one number for every currency, so the zero-decimal bound (also Money's MAX_INTEGER_DIGITS).
+    max_gateway_amount = 10**15 - 1
+    supports_partial = False  # an order is approved and captured for its full amount
+
+    def __init__(self, settings: GatewaySettings, session: requests.Session | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        super().__init__(settings)
+        self.session = session or _pooled_session()
+        self._clock = clock
+        self._token: _Token | None = None
+        self._token_lock = threading.Lock()
+
+    # ---- configuration ---------------------------------------------------------------------------------
+    @classmethod
+    def settings_from(cls, config: Mapping[str, Any]) -> GatewaySettings | None:
+        client_id, secret = config.get("PAYPAL_CLIENT_ID"), config.get("PAYPAL_CLIENT_SECRET")
+        if not (client_id and secret):
+            return None
+        live = config.get("PAYPAL_MODE") == "live"
+        return GatewaySettings(
+            api_base=(config.get("PAYPAL_API_BASE") or (LIVE_API_BASE if live else SANDBOX_API_BASE)).rstrip("/"),
+            key_id=client_id, key_secret=secret, webhook_secret=config.get("PAYPAL_WEBHOOK_ID") or None,
+            timeout=_seconds(config.get("GATEWAY_TIMEOUT_SECONDS")), live=live)
+
+    @classmethod
+    def configuration_problems(cls, config: Mapping[str, Any]) -> list[str]:
+        client_id, secret = config.get("PAYPAL_CLIENT_ID"), config.get("PAYPAL_CLIENT_SECRET")
+        problems = []
+        if secret and not client_id:
+            problems.append("PAYPAL_CLIENT_SECRET is set but PAYPAL_CLIENT_ID is not")
+        if client_id and not secret:
+            problems.append("PAYPAL_CLIENT_ID is set but PAYPAL_CLIENT_SECRET is not")
+        for name in ("PAYPAL_CLIENT_ID", "PAYPAL_CLIENT_SECRET", "PAYPAL_WEBHOOK_ID"):
+            value = config.get(name)
+            if value and any(ch.isspace() for ch in value):
+                problems.append(f"{name} contains spaces or line breaks (a copy-paste slip?)")
+        webhook_id = (config.get("PAYPAL_WEBHOOK_ID") or "").strip()
+        if webhook_id and not _WEBHOOK_ID.fullmatch(webhook_id):
+            problems.append("PAYPAL_WEBHOOK_ID should be PayPal's webhook id (upper-case letters and digits)")
+        mode = config.get("PAYPAL_MODE") or "sandbox"
+        if mode not in ("sandbox", "live"):
+            problems.append(f"PAYPAL_MODE must be sandbox or live, got {mode!r}")
+        base = config.get("PAYPAL_API_BASE") or ""
+        if base and not base.startswith(("https://", "http://")):
+            problems.append(f"PAYPAL_API_BASE must be an http(s) URL, got {base!r}")
+        if mode == "live" and base.rstrip("/") == SANDBOX_API_BASE:
+            problems.append("PAYPAL_MODE is live but PAYPAL_API_BASE is PayPal's sandbox")
+        if mode != "live" and base.rstrip("/") == LIVE_API_BASE:
+            problems.append("PAYPAL_API_BASE is live PayPal but PAYPAL_MODE is not live")
+        return problems
+
+    # ---- verbs -----------------------------------------------------------------------------------------
+    def create_link(self, request: LinkRequest, timeout: float) -> GatewayLink:
+        body = translate.order_body(request, type(self))
+        order = self._call("POST", "/v2/checkout/orders", timeout, body=body, request_id=request.reference)
+        return translate.order_to_link(order, now=_now(), request=request)
+
+    def find_link(self, request: LinkRequest, timeout: float) -> GatewayLink | None:
+        """Replays the create: PayPal answers a known PayPal-Request-Id (kept 6 h) with the stored order, and
+        creates the order if the first attempt never arrived (one order either way). Past 6 h the replay
+        answers REJECTED DUPLICATE_INVOICE_ID: the order exists, and has lapsed (3 h) unless it was captured."""
+        return self.create_link(request, timeout)
+
+    def fetch_link(self, link_id: str, timeout: float) -> GatewayLink:
+        order = self._call("GET", f"/v2/checkout/orders/{quote(link_id, safe='')}", timeout)
+        return translate.order_to_link(order, now=_now())
+
+    def cancel_link(self, link_id: str, timeout: float) -> GatewayLink | None:
+        return None  # an unapproved order needs no cancel: it lapses (GATEWAY-FACTS); just never capture it
+
+    def capture_order(self, order_id: str, reference: str, timeout: float) -> GatewayLink:
+        """Take the money of an APPROVED order. Status `paid` when the capture COMPLETED; `created` while it
+        is PENDING; `cancelled` when DECLINED. Capturing twice answers the order as it stands."""
+        path = f"/v2/checkout/orders/{quote(order_id, safe='')}/capture"
+        try:
+            order = self._call("POST", path, timeout, body={}, request_id=translate.capture_request_id(reference))
+        except GatewayError as exc:
+            if exc.kind == REJECTED and exc.code == "ORDER_ALREADY_CAPTURED":
+                return self.fetch_link(order_id, timeout)
+            raise
+        return translate.order_to_link(order, now=_now())
+
+    def check_credentials(self, timeout: float) -> None:
+        with self._token_lock:
+            self._fetch_token(timeout)
+
+    # ---- HTTP ------------------------------------------------------------------------------------------
+    def _call(self, method: str, path: str, timeout: float, *, body: Any = None,
+              request_id: str | None = None) -> Any:
+        """One API call with a cached token; a 401 drops the token and tries once more with a fresh one."""
+        headers = {"Content-Type": "application/json", "Prefer": "return=representation"}
+        if request_id:
+            headers["PayPal-Request-Id"] = request_id
+        for attempt in (1, 2):
+            token = self._access_token(timeout)
+            response = self._send(method, path, timeout, token=token, headers=headers, json=body)
+            if response.status_code == 401 and attempt == 1:
+                self._forget_token(token)
+                continue
+            break
+        if response.status_code >= 400:
+            raise translate.error_from_response(response.status_code, response.headers, response.text, _now())
+        return translate.json_body(response.text)
+
+    def _send(self, method: str, path: str, timeout: float, *, token: str | None = None,
+              **kwargs: Any) -> requests.Response:
+        headers = dict(kwargs.pop("headers", None) or {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        started = time.perf_counter()
+        try:
+            response = self.session.request(method, self.settings.api_base + path, headers=headers,
+                                            timeout=(timeout, timeout), **kwargs)
+        except requests.RequestException as exc:
+            error = translate.error_from_exception(exc)
+            self._log(method, path, f"failed {error.kind}/{error.code}", started, headers, None, token)
+            raise error from None
+        debug_id = response.headers.get("Paypal-Debug-Id")
+        self._log(method, path, response.status_code, started, headers, debug_id, token)
+        return response
+
+    def _log(self, method: str, path: str, outcome: Any, started: float, headers: Mapping[str, str],
+             debug_id: str | None, token: str | None) -> None:
+        if not self.log.isEnabledFor(logging.DEBUG):
+            return
+        elapsed_ms = int((time.perf_counter() - started) * 1000)
+        line = (f"paypal {method} {path} -> {outcome} in {elapsed_ms} ms "
+                f"request_id={headers.get('PayPal-Request-Id', '-')} debug_id={debug_id or '-'}")
+        self.log.debug(scrub(line, self.settings.secrets() + ((token,) if token else ())))
+
+    # ---- OAuth token (thread-safe; one fetch at a time) --------------------------------------------------
+    def _access_token(self, timeout: float) -> str:
+        token = self._token
+        if token and self._clock() < token.refresh_at:
+            return token.value
+        with self._token_lock:
+            token = self._token
+            if token and self._clock() < token.refresh_at:
+                return token.value
+            return self._fetch_token(timeout)
+
+    def _fetch_token(self, timeout: float) -> str:
+        """POST /v1/oauth2/token (Basic auth, client_credentials) and cache it; the caller holds the lock."""
+        try:
+            response = self._send("POST", "/v1/oauth2/token", timeout, data={"grant_type": "client_credentials"},
+                                  auth=(self.settings.key_id or "", self.settings.key_secret or ""),
+                                  headers={"Accept": "application/json"})
+            if response.status_code >= 400:
+                raise translate.error_from_response(response.status_code, response.headers, response.text, _now())
+            value, expires_in = translate.token_from(translate.json_body(response.text))
+        except GatewayError as error:
+            raise translate.before_the_call(error) from None
+        lifetime = expires_in - min(TOKEN_MARGIN_SECONDS, expires_in / 2)
+        self._token = _Token(value, self._clock() + lifetime)
+        return value
+
+    def _forget_token(self, token: str) -> None:
+        with self._token_lock:
+            if self._token and self._token.value == token:  # not one another thread just fetched
+                self._token = None
+
+
+def _pooled_session() -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE, max_retries=0)  # the engine retries
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def _seconds(raw: Any, default: str = "3") -> float:
+    """GATEWAY_TIMEOUT_SECONDS is a decimal string (config.py); a timeout, not money, so float is fine."""
+    try:
+        value = Decimal(str(raw if raw not in (None, "") else default))
+    except InvalidOperation:
+        value = Decimal(default)
+    return float(value) if value.is_finite() and value > 0 else float(default)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
