@@ -28,14 +28,17 @@ def create_app(config: dict | None = None) -> Flask:
     cache.init_app(app)
     limiter.init_app(app)
 
-    from . import auth, api, errors, invoices, security, users, cli, templating
+    from . import auth, api, errors, gateways, invoices, security, users, cli, templating
+    from .payments import engine as payment_engine
 
+    payment_engine.init_app(app)
     security.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(invoices.bp)
     app.register_blueprint(users.bp)
+    app.register_blueprint(gateways.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # bearer tokens, no cookies: nothing for a cross-site form to ride on
     cli.init_app(app)

@@ -14,6 +14,7 @@ from .users.accounts import AccountError, create_user
 users_cli = AppGroup("users", help="Manage staff accounts.")
 tokens_cli = AppGroup("api-tokens", help="Manage API tokens.")
 demo_cli = AppGroup("demo", help="Demo data for trying the portal locally.")
+payments_cli = AppGroup("payments", help="Payment gateways: configuration self-check, reconciliation.")
 
 
 @users_cli.command("create")
@@ -93,7 +94,66 @@ def seed_command():
                    f"reset it with 'flask --app wsgi users create' or from the Users page.")
 
 
+CHECK_AMOUNTS = {"razorpay": ("INR", 100), "stripe": ("USD", 50), "paypal": ("USD", 100)}
+
+
+@payments_cli.command("check")
+def check_command():
+    """Per gateway: configured, credentials accepted, a test link created and cancelled, webhook secret set.
+    Exits 1 when a configured gateway fails any check."""
+    import secrets
+    from datetime import timedelta
+
+    from .money import Money
+    from .payments import registry
+    from .payments.base import GatewayError, LinkRequest
+
+    config = current_app.config
+    failed = False
+    for name, cls in registry.all_classes().items():
+        problems = cls.configuration_problems(config)
+        gateway = registry.get_gateway(name, config)
+        if gateway is None:
+            line = "not configured" + (f" ({'; '.join(problems)})" if problems else "")
+            click.echo(f"{cls.display_name:<9} {line}")
+            failed = failed or bool(problems)
+            continue
+        results = []
+        for problem in problems:
+            results.append(f"FAIL {problem}")
+        timeout = gateway.settings.timeout
+        try:
+            gateway.check_credentials(timeout)
+            results.append("credentials accepted")
+        except GatewayError as exc:
+            results.append(f"FAIL credentials: {exc.kind} {exc.code}: {exc.message}")
+        if not gateway.test_mode:
+            results.append("live keys: test link skipped (it would be a real link)")
+        elif not any(r.startswith("FAIL") for r in results):
+            currency, minor = CHECK_AMOUNTS.get(name, ("USD", 100))
+            request = LinkRequest(
+                invoice_id=0, invoice_number="CHECK", amount=Money(minor, currency),
+                reference=f"check-{name}-{secrets.token_hex(6)}", description="HisabPro configuration check",
+                customer_name="HisabPro check", customer_email="check@example.com", customer_phone="",
+                return_url=config["FRONTEND_URL"] + "/", cancel_url=config["FRONTEND_URL"] + "/",
+                expires_at=(utcnow() + timedelta(hours=1)).replace(microsecond=0))
+            try:
+                link = gateway.create_link(request, timeout)
+                gateway.cancel_link(link.link_id, timeout)
+                results.append(f"test link created and cancelled ({link.link_id})")
+            except GatewayError as exc:
+                results.append(f"FAIL test link: {exc.kind} {exc.code}: {exc.message}")
+        results.append("webhook secret set" if gateway.settings.webhook_secret else "FAIL webhook secret not set")
+        gateway_failed = any(r.startswith("FAIL") for r in results)
+        failed = failed or gateway_failed
+        mode = "test" if gateway.test_mode else "live"
+        click.echo(f"{cls.display_name:<9} {'FAILED' if gateway_failed else 'ok'} ({mode}): " + "; ".join(results))
+    if failed:
+        raise SystemExit(1)
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(payments_cli)

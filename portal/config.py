@@ -136,6 +136,13 @@ def load_config(instance_path: Path | None = None, environ: dict | None = None) 
         ),
         "PAYMENT_LINK_CACHE_SECONDS": _int(env, "PAYMENT_LINK_CACHE_SECONDS", 300),
         "PAYMENT_RETRY_ATTEMPTS": _int(env, "PAYMENT_RETRY_ATTEMPTS", 3, minimum=1),
-        "PAYMENT_RETRY_BASE_DELAY": _seconds(env, "PAYMENT_RETRY_BASE_DELAY", "0.2"),
-        "GATEWAY_TIMEOUT_SECONDS": _seconds(env, "GATEWAY_TIMEOUT_SECONDS", "3"),
+        # Defaults keep one click under 10 s with every gateway hanging: each gateway gets at most
+        # PAYMENT_GATEWAY_BUDGET_SECONDS, the whole click at most PAYMENT_CLICK_DEADLINE_SECONDS.
+        "PAYMENT_RETRY_BASE_DELAY": _seconds(env, "PAYMENT_RETRY_BASE_DELAY", "0.1"),
+        "GATEWAY_TIMEOUT_SECONDS": _seconds(env, "GATEWAY_TIMEOUT_SECONDS", "2"),
+        "PAYMENT_GATEWAY_BUDGET_SECONDS": _seconds(env, "PAYMENT_GATEWAY_BUDGET_SECONDS", "3"),
+        "PAYMENT_CLICK_DEADLINE_SECONDS": _seconds(env, "PAYMENT_CLICK_DEADLINE_SECONDS", "9"),
+        "PAYMENT_LINK_TTL_SECONDS": _int(env, "PAYMENT_LINK_TTL_SECONDS", 24 * 3600, minimum=30 * 60),
+        "BREAKER_FAILURE_THRESHOLD": _int(env, "BREAKER_FAILURE_THRESHOLD", 5, minimum=1),
+        "BREAKER_COOLDOWN_SECONDS": _seconds(env, "BREAKER_COOLDOWN_SECONDS", "30"),
     }

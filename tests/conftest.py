@@ -18,7 +18,8 @@ from sqlalchemy import create_engine, inspect, text
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
 
-from portal import create_app
+from portal import create_app, jobs
+from portal.config import load_config
 from sandbox import Sandbox, SandboxConfig
 from portal.extensions import db
 from portal.models import ApiToken, User
@@ -102,6 +103,7 @@ def app(database_url, migrated, tmp_path):
     app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
+        jobs.wait_idle()  # background work must not outlive the test's data
         db.session.remove()
         with db.engine.begin() as conn:
             for table in migrated:
@@ -276,3 +278,30 @@ class Control:
 @pytest.fixture
 def control(sandbox):
     return Control(sandbox.control_url)
+
+
+# ---- the portal pointed at the sandbox: what `make run` sets up --------------------------------------
+
+
+@pytest.fixture
+def gateway_config(sandbox, tmp_path):
+    """The Flask config the portal would build with the sandbox's keys and API bases in its environment."""
+    environ = {**sandbox.portal_env(), "SECRET_KEY": "test", "FRONTEND_URL": "https://portal.example",
+               "GATEWAY_TIMEOUT_SECONDS": "1"}
+    return load_config(instance_path=tmp_path, environ=environ)
+
+
+GATEWAY_PREFIXES = ("RAZORPAY_", "STRIPE_", "PAYPAL_", "GATEWAY_", "PAYMENT_", "BREAKER_")
+OBJECTS = {"stripe": "sessions", "razorpay": "payment_links", "paypal": "orders"}
+
+
+@pytest.fixture
+def pay_app(app, gateway_config):
+    """The test app with the sandbox as its gateways (what `make run` sets up)."""
+    app.config.update({k: v for k, v in gateway_config.items() if k.startswith(GATEWAY_PREFIXES)})
+    return app
+
+
+def gateway_objects(control, gateway: str) -> list[dict]:
+    """What the sandbox holds for a gateway: Stripe sessions, Razorpay links, PayPal orders."""
+    return control.get("/_sandbox/state")[gateway][OBJECTS[gateway]]

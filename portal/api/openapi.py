@@ -80,6 +80,30 @@ def openapi_document() -> dict:
                 "post": {"summary": "Void an invoice (not once money was received)",
                          "responses": _responses("200", _invoice_ref, "401", "404", "409")},
             },
+            "/invoices/{id}/payment-link": {
+                "parameters": [_id_param],
+                "post": {
+                    "summary": "Get the invoice's one live payment link, creating it through the best gateway",
+                    "description": "Reuses a live link for the amount due (`cached: true`, no gateway call); otherwise "
+                                   "routes by currency, retries transient failures and falls back to the next "
+                                   "gateway. Opens a draft invoice.",
+                    "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"gateway": {"type": "string", "enum": ["razorpay", "stripe", "paypal"]}}}}}},
+                    "responses": {
+                        **_responses("200", {"$ref": "#/components/schemas/PaymentLink"}, "400", "401", "404", "409", "422"),
+                        "503": {"description": "No gateway could create a link (`no_gateway_available`); retry later",
+                                "content": {"application/json": {"schema": _error}}},
+                    },
+                },
+            },
+            "/gateways": {
+                "get": {"summary": "Every gateway with its configuration, breaker state, success rate and latency",
+                        "responses": _responses("200", {"type": "array", "items": {"$ref": "#/components/schemas/Gateway"}}, "401")},
+            },
+            "/payments/statistics": {
+                "get": {"summary": "Payment statistics computed from the attempt log",
+                        "responses": _responses("200", {"$ref": "#/components/schemas/Statistics"}, "401")},
+            },
         },
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
@@ -142,6 +166,47 @@ def openapi_document() -> dict:
                             "gateway": {"type": "string"}, "payment_id": {"type": "string"},
                             "amount_minor": _minor, "status": {"type": "string"},
                             "received_at": {"type": "string", "format": "date-time"}}}},
+                    },
+                },
+                "PaymentLink": {
+                    "type": "object",
+                    "properties": {
+                        "gateway": {"type": "string"}, "url": {"type": "string", "format": "uri"},
+                        "link_id": {"type": "string"}, "cached": {"type": "boolean"},
+                        "expires_at": {"type": "string", "format": "date-time", "nullable": True},
+                        "amount": _money, "amount_minor": _minor, "currency": {"type": "string"},
+                        "reason": {"type": "string", "description": "Why this gateway, and what failed first"},
+                        "fallback": {"type": "boolean"},
+                        "attempts": {"type": "array", "items": {"type": "object", "properties": {
+                            "gateway": {"type": "string"}, "operation": {"type": "string"},
+                            "attempt": {"type": "integer"}, "outcome": {"type": "string"},
+                            "error_code": {"type": "string", "nullable": True},
+                            "duration_ms": {"type": "integer"}}}},
+                    },
+                },
+                "Gateway": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string"}, "display_name": {"type": "string"},
+                        "configured": {"type": "boolean"}, "enabled": {"type": "boolean"},
+                        "test_mode": {"type": "boolean", "nullable": True},
+                        "breaker": {"type": "string", "enum": ["closed", "open", "half_open"]},
+                        "success_rate": {"type": "number", "nullable": True},
+                        "latency_ms": {"type": "object", "properties": {
+                            "p50": {"type": "integer", "nullable": True}, "p95": {"type": "integer", "nullable": True}}},
+                        "last_error": {"type": "object", "nullable": True},
+                        "last_webhook_at": {"type": "string", "format": "date-time", "nullable": True},
+                    },
+                },
+                "Statistics": {
+                    "type": "object",
+                    "properties": {k: {"type": "integer"} for k in (
+                        "total_gateways", "enabled_gateways", "links_created", "links_paid", "cache_hits",
+                        "cache_misses", "retries", "retry_successes", "fallbacks")} | {
+                        "cache_hit_rate": {"type": "number", "nullable": True},
+                        "retry_success_rate": {"type": "number", "nullable": True},
+                        "by_gateway": {"type": "object"},
+                        "collected": {"type": "object", "additionalProperties": _money},
                     },
                 },
                 "InvoicePage": {

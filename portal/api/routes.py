@@ -7,10 +7,11 @@ from ..extensions import db
 from ..invoices import service
 from ..invoices.service import InvoiceInputError
 from ..models import STATUSES, Invoice, InvoiceStateError
+from ..payments import engine, registry, routing, stats
 from . import bp
 from .auth import token_required
 from .openapi import openapi_document
-from .serializers import invoice_json
+from .serializers import attempt_json, invoice_json
 
 MAX_PER_PAGE = 100
 # Far beyond any real listing, yet OFFSET (page - 1) * per_page stays inside a 64-bit integer.
@@ -146,3 +147,55 @@ def open_invoice(invoice_id: int):
 @token_required
 def void_invoice(invoice_id: int):
     return _state_change(invoice_id, service.void_invoice, "invalid_transition")
+
+
+@bp.post("/invoices/<int:invoice_id>/payment-link")
+@token_required
+def payment_link(invoice_id: int):
+    invoice, error = _invoice_or_404(invoice_id)
+    if error:
+        return error
+    body = request.get_json(silent=True) if request.get_data() else {}
+    if not isinstance(body, dict):
+        return json_error(400, "invalid_json", "The request body must be a JSON object (or empty).")
+    requested = body.get("gateway")
+    if requested is not None and not isinstance(requested, str):
+        return json_error(422, "validation_failed", "'gateway' must be a gateway name such as \"stripe\".",
+                          fields={"gateway": "must be text"})
+    try:
+        result = engine.generate_link(invoice, actor_label=f"{g.api_user.email} (api)", requested=requested)
+    except engine.LinkRefused as exc:
+        return json_error(409, "invoice_not_payable", str(exc))
+    except routing.RoutingError as exc:
+        return json_error(422, "gateway_unavailable", str(exc))
+    except engine.NoGatewayAvailable as exc:
+        response = json_error(503, "no_gateway_available", str(exc),
+                              attempts=[attempt_json(a) for a in exc.attempts])
+        response[0].headers["Retry-After"] = "30"
+        return response
+    link = result.link
+    return jsonify({
+        "gateway": link.gateway,
+        "url": link.url,
+        "link_id": link.link_id,
+        "cached": result.cached,
+        "expires_at": link.expires_at.isoformat() if link.expires_at else None,
+        "amount": link.amount.decimal_string(),
+        "amount_minor": link.amount_minor,
+        "currency": link.currency,
+        "reason": result.reason,
+        "fallback": result.fallback,
+        "attempts": [attempt_json(a) for a in result.attempts],
+    })
+
+
+@bp.get("/gateways")
+@token_required
+def gateways():
+    return jsonify([stats.gateway_health(name) for name in registry.GATEWAY_CLASSES])
+
+
+@bp.get("/payments/statistics")
+@token_required
+def payment_statistics():
+    return jsonify(stats.get_payment_statistics())

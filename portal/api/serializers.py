@@ -47,7 +47,31 @@ def invoice_json(invoice: Invoice) -> dict:
         "opened_at": _iso(invoice.opened_at),
         "paid_at": _iso(invoice.paid_at),
         "voided_at": _iso(invoice.voided_at),
-        # Payment links and payments arrive with the payment engine; until then there are none.
-        "links": [],
+        "links": [link_json(link) for link in invoice.payment_links if link.link_id],
+        # Payments are recorded from verified webhooks (issue 5); until then there are none.
         "payments": [],
+    }
+
+
+def link_json(link) -> dict:
+    return {
+        "gateway": link.gateway,
+        "link_id": link.link_id,
+        "url": link.url,
+        "status": link.status,
+        "amount": link.amount.decimal_string(),
+        "amount_minor": link.amount_minor,
+        "created_at": _iso(link.created_at),
+        "expires_at": _iso(link.expires_at),
+    }
+
+
+def attempt_json(attempt) -> dict:
+    return {
+        "gateway": attempt.gateway,
+        "operation": attempt.operation,
+        "attempt": attempt.attempt,
+        "outcome": attempt.outcome,
+        "error_code": attempt.error_code,
+        "duration_ms": attempt.duration_ms,
     }

@@ -3,7 +3,8 @@ from flask import (Response, abort, current_app, flash, make_response, redirect,
 from flask_login import current_user, login_required
 
 from ..extensions import db
-from ..models import STATUSES, AuditEvent, Invoice, InvoiceStateError
+from ..models import STATUSES, AuditEvent, GatewayAttempt, Invoice, InvoiceStateError, LinkClick
+from ..payments import engine, registry, routing
 from . import bp, service
 from .service import InvoiceInputError
 
@@ -119,12 +120,55 @@ def create():
     return redirect(url_for("invoices.detail", invoice_id=invoice.id))
 
 
+def payment_panel(invoice: Invoice, **extra) -> dict:
+    """What the payment-link panel shows: the live link, and the trail of recent clicks and calls."""
+    live = [link for link in invoice.payment_links if link.is_live()]
+    clicks = db.session.scalars(
+        db.select(LinkClick).where(LinkClick.invoice_id == invoice.id).order_by(LinkClick.id.desc()).limit(5)
+    ).all()
+    calls = db.session.scalars(
+        db.select(GatewayAttempt).where(GatewayAttempt.click_id.in_([c.id for c in clicks]))
+        .order_by(GatewayAttempt.id)
+    ).all() if clicks else []
+    trail = [(click, [c for c in calls if c.click_id == click.id]) for click in clicks]
+    names = {name: registry.gateway_class(name).display_name for name in registry.GATEWAY_CLASSES}
+    return {"invoice": invoice, "live_link": live[-1] if live else None, "trail": trail,
+            "gateway_names": names, "result": None, "error": None, **extra}
+
+
 @bp.get("/invoices/<int:invoice_id>")
 @login_required
 def detail(invoice_id: int):
     invoice = get_invoice_or_404(invoice_id)
     audit = AuditEvent.for_subject("invoice", invoice.id)
-    return render_template("invoices/detail.html", invoice=invoice, audit=audit)
+    return render_template("invoices/detail.html", audit=audit, **payment_panel(invoice))
+
+
+@bp.post("/invoices/<int:invoice_id>/payment-link")
+@login_required
+def payment_link(invoice_id: int):
+    invoice = get_invoice_or_404(invoice_id)
+    requested = request.form.get("gateway") or None
+    result, error = None, None
+    try:
+        result = engine.generate_link(invoice, actor_label=current_user.email, requested=requested)
+    except (engine.LinkRefused, routing.RoutingError) as exc:
+        error = str(exc)
+    except engine.NoGatewayAvailable:
+        error = ("No payment gateway could create a link right now. Nothing was charged and no link "
+                 "was sent; try again in a minute. The trail below shows what each gateway said.")
+    if request.headers.get("HX-Request"):
+        # htmx swaps only the panel; 2xx so the swap happens, the message says what went wrong.
+        db.session.refresh(invoice)
+        response = make_response(render_template("invoices/_payment_link.html",
+                                                 **payment_panel(invoice, result=result, error=error)))
+        response.headers["HX-Trigger"] = "invoice-changed"
+        return response
+    if error:
+        flash(error, "error")
+    else:
+        flash(f"Payment link ready ({result.link.gateway}).", "success")
+    return redirect(url_for("invoices.detail", invoice_id=invoice.id)), 303
 
 
 @bp.route("/invoices/<int:invoice_id>/edit", methods=["GET", "POST"])

@@ -10,11 +10,20 @@ from .invoices import (
     InvoiceSequence,
     InvoiceStateError,
 )
+from .payments import (
+    LIVE_STATUSES,
+    GatewayAttempt,
+    GatewaySetting,
+    LinkClick,
+    PaymentLink,
+    RoutingRule,
+)
 from .types import utcnow
 from .users import ROLES, ApiToken, User, generate_password, normalize_email
 
 __all__ = [
-    "ApiToken", "AuditEvent", "Customer", "FINAL_STATUSES", "Invoice", "InvoiceLine", "InvoiceSequence",
+    "ApiToken", "AuditEvent", "GatewayAttempt", "GatewaySetting", "LIVE_STATUSES", "LinkClick",
+    "PaymentLink", "RoutingRule", "Customer", "FINAL_STATUSES", "Invoice", "InvoiceLine", "InvoiceSequence",
     "InvoiceStateError", "ROLES", "STATUSES", "TRANSITIONS", "User", "generate_password",
     "normalize_email", "utcnow",
 ]

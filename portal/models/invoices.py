@@ -4,7 +4,7 @@ from __future__ import annotations
 import secrets
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, update
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, false, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -124,6 +124,11 @@ class Invoice(db.Model):
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", order_by=InvoiceLine.position, cascade="all, delete-orphan"
     )
+    payment_links = relationship("PaymentLink", back_populates="invoice", order_by="PaymentLink.id")
+    # Held while one request generates a payment link, so two clicks never create two links.
+    link_lock_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Razorpay partial payments (issue 5); the engine passes it on to gateways that support it.
+    accept_partial: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     def __init__(self, **kwargs):
         # Column defaults apply only at INSERT; a new invoice must be a draft from the first line.

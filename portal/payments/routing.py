@@ -1,0 +1,97 @@
+"""Which gateways may take an amount, in which order, and why.
+
+candidates = configured ∩ enabled ∩ can take the currency and amount ∩ breaker not open, ordered by the
+currency's priority list (admins edit it; defaults below, from GATEWAY-FACTS "Consequences for routing").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from ..extensions import db
+from ..models import GatewaySetting, RoutingRule
+from ..money import Money
+from . import registry
+from .base import Gateway
+from .breaker import OPEN, CircuitBreaker
+
+DEFAULT_PRIORITIES: dict[str, list[str]] = {
+    "INR": ["razorpay", "stripe"],           # PayPal takes no INR
+    "USD": ["stripe", "paypal", "razorpay"],
+    "*": ["stripe", "paypal", "razorpay"],   # every other currency
+}
+
+
+class RoutingError(ValueError):
+    """The request asked for a gateway that cannot be used; the message says why, for people."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    gateway: Gateway
+    why: str
+
+    @property
+    def name(self) -> str:
+        return self.gateway.name
+
+
+@dataclass(frozen=True)
+class Skipped:
+    name: str
+    why: str
+
+
+def priority_for(currency: str) -> list[str]:
+    rules = {r.currency: r.order for r in db.session.scalars(
+        db.select(RoutingRule).where(RoutingRule.currency.in_([currency, "*"])))}
+    order = rules.get(currency) or DEFAULT_PRIORITIES.get(currency) or rules.get("*") or DEFAULT_PRIORITIES["*"]
+    return [name for name in order if name in registry.GATEWAY_CLASSES]
+
+
+def settings_by_name() -> dict[str, GatewaySetting]:
+    return {s.name: s for s in db.session.scalars(db.select(GatewaySetting))}
+
+
+def breaker_state(name: str, breaker: CircuitBreaker, settings: Mapping[str, GatewaySetting]) -> str:
+    forced = settings.get(name) and settings[name].forced_breaker
+    return forced or breaker.state(name)
+
+
+def plan(amount: Money, config: Mapping, breaker: CircuitBreaker,
+         requested: str | None = None) -> tuple[list[Candidate], list[Skipped]]:
+    settings = settings_by_name()
+    order = priority_for(amount.currency)
+    if requested:
+        if requested not in registry.GATEWAY_CLASSES:
+            raise RoutingError(f"There is no gateway called {requested!r}.")
+        reason = _unusable(requested, amount, config, settings)
+        if reason:
+            raise RoutingError(reason)
+        order = [requested] + [name for name in order if name != requested]
+    candidates, skipped = [], []
+    for position, name in enumerate(order):
+        reason = _unusable(name, amount, config, settings)
+        if reason is None and breaker_state(name, breaker, settings) == OPEN:
+            reason = f"{registry.gateway_class(name).display_name} is failing (circuit breaker open)"
+        if reason:
+            skipped.append(Skipped(name, reason))
+            continue
+        gateway = registry.get_gateway(name, config)
+        if requested == name:
+            why = "requested"
+        elif position == 0:
+            why = f"first choice for {amount.currency}"
+        else:
+            why = f"choice {position + 1} for {amount.currency}"
+        candidates.append(Candidate(gateway, why))
+    return candidates, skipped
+
+
+def _unusable(name: str, amount: Money, config: Mapping, settings: Mapping[str, GatewaySetting]) -> str | None:
+    cls = registry.gateway_class(name)
+    if not cls.is_configured(config):
+        return f"{cls.display_name} is not configured"
+    if name in settings and not settings[name].enabled:
+        return f"{cls.display_name} is switched off by an admin"
+    return cls.cannot_take(amount)
