@@ -30,10 +30,11 @@ browser:
 test: install browser
 	env -u TEST_DATABASE_URL $(PY) -m pytest -q
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
-	  echo "== again on PostgreSQL"; $(PY) -m pytest -q tests/portal; fi
+	  echo "== again on PostgreSQL"; $(PY) -m pytest -q tests/portal tests/payments; fi
 
 bench: install
 	$(PY) bench/invoice_list.py
+	$(PY) bench/link_creation.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
