@@ -124,7 +124,7 @@ def generate_link(invoice: Invoice, actor_label: str = "", requested: str | None
 
 
 def _create(invoice, amount, actor_label, requested, started, deadline) -> LinkResult:
-    click = _record_click(invoice, actor_label, requested, "pending", started)
+    click = _record_click(invoice, actor_label, requested, "pending", started, commit=False)
     candidates, skipped = routing.plan(amount, current_app.config, breaker(), requested)
     notes = [f"{s.name} skipped: {s.why}" for s in skipped]
     attempts: list[GatewayAttempt] = []
@@ -157,7 +157,8 @@ def _create(invoice, amount, actor_label, requested, started, deadline) -> LinkR
                           f"{candidate.gateway.display_name} link for {amount.format()}", via=actor_label or None)
         db.session.commit()
         cache.set(_cache_key(invoice.id, amount), row.id, timeout=current_app.config["PAYMENT_LINK_CACHE_SECONDS"])
-        jobs.submit(current_app._get_current_object(), cancel_other_links, invoice.id, row.id)
+        if _links_to_cancel(invoice.id, row.id):
+            jobs.submit(current_app._get_current_object(), cancel_other_links, invoice.id, row.id)
         return LinkResult(row, cached=False, reason=why, fallback=failed_before, attempts=attempts)
 
     click.outcome, click.reason, click.duration_ms = "failed", "; ".join(notes), _ms_since(started)
@@ -251,7 +252,11 @@ def _call(gateway: Gateway, operation: str, number: int, request: LinkRequest | 
     finally:
         row.duration_ms = _ms_since(started)
         db.session.add(row)
-        db.session.commit()
+        # A failure is written at once; a success rides on the commit that records its link.
+        if row.outcome == "failure":
+            db.session.commit()
+        else:
+            db.session.flush()
         attempts.append(row)
 
 
@@ -378,6 +383,13 @@ def _breaker_allows(name: str) -> bool:
 
 # ---- links left behind ---------------------------------------------------------------------------
 
+def _links_to_cancel(invoice_id: int, keep_id: int) -> bool:
+    return db.session.scalar(
+        db.select(db.func.count(PaymentLink.id)).where(
+            PaymentLink.invoice_id == invoice_id, PaymentLink.id != keep_id,
+            PaymentLink.status.in_(("created", LINK_ABANDONED)))) > 0
+
+
 def cancel_other_links(invoice_id: int, keep_id: int | None, abandoned_only: bool = False) -> None:
     """Make every other link of the invoice unpayable: superseded live links, and abandoned ones (outcome
     unknown after a timeout) once their gateway answers a lookup. Runs in the background; what still
@@ -414,12 +426,16 @@ def cancel_other_links(invoice_id: int, keep_id: int | None, abandoned_only: boo
 
 # ---- bookkeeping ---------------------------------------------------------------------------------
 
-def _record_click(invoice, actor_label, requested, outcome, started, link=None, reason="") -> LinkClick:
+def _record_click(invoice, actor_label, requested, outcome, started, link=None, reason="",
+                  commit=True) -> LinkClick:
     click = LinkClick(invoice_id=invoice.id, actor_label=actor_label or "", requested_gateway=requested,
                       outcome=outcome, gateway=link.gateway if link else None,
                       payment_link_id=link.id if link else None, reason=reason, duration_ms=_ms_since(started))
     db.session.add(click)
-    db.session.commit()
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()  # its id is needed now; the link row's commit writes it
     return click
 
 
