@@ -90,10 +90,50 @@ class GatewayLink:
     reference: str | None              # the reference / idempotency key we sent, when the gateway echoes it
     expires_at: datetime | None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    # Money that reached the merchant through this link, one entry per gateway payment/capture
+    # (reconciliation applies each once, keyed on its id). Empty when nothing was paid.
+    payments: tuple[GatewayPayment, ...] = ()
 
     @property
     def is_live(self) -> bool:
         return self.status in LIVE_LINK_STATES
+
+
+@dataclass(frozen=True)
+class GatewayPayment:
+    """One payment (Razorpay payment, Stripe PaymentIntent, PayPal capture) that completed."""
+
+    payment_id: str
+    amount: Money
+
+
+# What a webhook event means for us.
+EVENT_PAID = "paid"                    # money arrived: apply `payment`
+EVENT_PARTIALLY_PAID = "partially_paid"  # money arrived, link still open for the rest: apply `payment`
+EVENT_APPROVED = "approved"            # PayPal: buyer approved, capture now (a background job)
+EVENT_FAILED = "failed"                # a payment attempt failed; nothing to apply
+EVENT_EXPIRED = "expired"              # the link lapsed
+EVENT_CANCELLED = "cancelled"          # the link was cancelled
+EVENT_IGNORED = "ignored"              # a genuine event we do not act on (still stored)
+
+
+@dataclass(frozen=True)
+class PaymentEvent:
+    """A verified webhook event in our terms. Built by each adapter's pure `webhooks.py`."""
+
+    gateway: str
+    event_id: str                      # dedupe key: Stripe evt_…, Razorpay X-Razorpay-Event-Id, PayPal WH-…
+    event_type: str                    # the gateway's own name, e.g. "checkout.session.completed"
+    kind: str                          # one of EVENT_*
+    link_id: str | None                # the link / session / order it is about
+    reference: str | None = None       # our reference, when the event carries it (metadata, reference_id)
+    payment: GatewayPayment | None = None  # for paid / partially_paid: THIS payment's id and amount
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+class WebhookRejected(Exception):
+    """A delivery that must not be acted on: bad or missing signature, stale or future timestamp,
+    malformed body. The message says why (stored with the delivery; never shown to the sender)."""
 
 
 # Kinds of failure, decided by each adapter's translate module from the SDK exception.
@@ -246,3 +286,24 @@ class Gateway(ABC):
     @abstractmethod
     def check_credentials(self, timeout: float) -> None:
         """One cheap authenticated call; GatewayError(AUTH) when the keys are refused."""
+
+    # ---- incoming: webhooks and return pages (issue 5) ----------------------------------------------
+
+    def webhook_event_id(self, raw_body: bytes, headers: Mapping[str, str]) -> str | None:
+        """The delivery's dedupe key, read before verification so even rejected deliveries are stored
+        under it (Razorpay: the X-Razorpay-Event-Id header; Stripe/PayPal: the body's `id`). None when
+        the delivery has none."""
+        raise NotImplementedError
+
+    def verify_webhook(self, raw_body: bytes, headers: Mapping[str, str], timeout: float) -> PaymentEvent:
+        """Verify the signature on the RAW bytes, then parse. Raises WebhookRejected (bad signature,
+        timestamp out of tolerance, malformed body) — never anything else for bad input. May call the
+        gateway (PayPal's verify-webhook-signature postback, certificate download) within `timeout`."""
+        raise NotImplementedError
+
+    def verify_return(self, params: Mapping[str, str], link_id: str, timeout: float) -> GatewayLink:
+        """The customer came back to our return URL with `params` (query string). Never trust them:
+        verify (Razorpay: the SDK's verify_payment_link_signature) and ask the gateway for the truth
+        (fetch / retrieve; PayPal: capture the approved order). Returns the link as the gateway now
+        reports it, with `payments`. Raises WebhookRejected for forged params, GatewayError on I/O."""
+        raise NotImplementedError
