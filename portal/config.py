@@ -128,6 +128,12 @@ def load_config(instance_path: Path | None = None, environ: dict | None = None) 
         "PAYPAL_CLIENT_SECRET": env.get("PAYPAL_CLIENT_SECRET"),
         "PAYPAL_WEBHOOK_ID": env.get("PAYPAL_WEBHOOK_ID"),
         "PAYPAL_MODE": env.get("PAYPAL_MODE") or "sandbox",
+        # Where a PayPal webhook's signing certificate may be fetched from (comma-separated URL prefixes).
+        "PAYPAL_CERT_URL_PREFIXES": tuple(p.strip() for p in (env.get("PAYPAL_CERT_URL_PREFIXES") or
+            "https://api.paypal.com/,https://api-m.paypal.com/,"
+            "https://api.sandbox.paypal.com/,https://api-m.sandbox.paypal.com/").split(",") if p.strip()),
+        "WEBHOOK_MAX_BYTES": _int(env, "WEBHOOK_MAX_BYTES", 256 * 1024, minimum=1024),
+        "STRIPE_WEBHOOK_TOLERANCE_SECONDS": _int(env, "STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1),
         "PAYPAL_API_BASE": env.get("PAYPAL_API_BASE")
         or (
             "https://api-m.paypal.com"

@@ -52,6 +52,8 @@ class GatewaySettings:
     publishable_key: str | None = None
     timeout: float = 3.0              # seconds, connect and read, per HTTP call
     live: bool = False                # real money: never in tests or the sandbox
+    # PayPal: URL prefixes a webhook's PAYPAL-CERT-URL may point at (the API base's origin is trusted too).
+    cert_url_prefixes: tuple[str, ...] = ()
 
     def secrets(self) -> tuple[str, ...]:
         return tuple(s for s in (self.key_id, self.key_secret, self.webhook_secret) if s)
