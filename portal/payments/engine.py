@@ -233,7 +233,7 @@ def _call(gateway: Gateway, operation: str, number: int, request: LinkRequest | 
           click: LinkClick | None, attempts: list, fn):
     """Run one gateway call, feed the breaker, and write the call to the attempt log, whatever happens."""
     started = time.monotonic()
-    row = GatewayAttempt(click_id=click.id if click else None, invoice_id=request.invoice_id if request else None,
+    row = GatewayAttempt(created_at=utcnow(), click_id=click.id if click else None, invoice_id=request.invoice_id if request else None,
                          gateway=gateway.name, operation=operation, attempt=number,
                          reference=request.reference if request else None)
     try:

@@ -267,3 +267,48 @@ def test_secrets_never_reach_the_logs(pay_app, make_invoice, control, caplog):
     assert "stripe" in text.lower()
     for name in ("STRIPE_SECRET_KEY", "PAYPAL_CLIENT_SECRET", "RAZORPAY_KEY_SECRET"):
         assert pay_app.config[name] not in text
+
+
+def test_a_429_is_retried_after_the_gateways_retry_after(pay_app, make_invoice, control):
+    fault(control, "stripe", "error", status=429, retry_after=1)
+    invoice = make_invoice(currency="USD", items=USD, open_it=True)
+    result = engine.generate_link(invoice)
+    calls = db.session.scalars(db.select(GatewayAttempt).where(GatewayAttempt.gateway == "stripe")
+                               .order_by(GatewayAttempt.id)).all()
+    assert [c.error_kind for c in calls] == ["rate_limited"] * 3
+    for before, after in zip(calls, calls[1:]):
+        gap = (after.created_at - before.created_at).total_seconds() - before.duration_ms / 1000
+        assert gap >= 0.95, f"retried after {gap:.2f} s, before the 1 s Retry-After"
+    assert result.link.gateway == "paypal"
+
+
+def test_with_redis_two_workers_share_the_breaker_and_the_link_cache(pay_app, make_invoice, control, monkeypatch,
+                                                                     tmp_path, database_url):
+    """Two app instances (two gunicorn workers) on one Redis: what one learns, the other knows."""
+    import redis as redis_client
+
+    from portal import create_app
+    from portal.extensions import cache
+
+    url = "redis://127.0.0.1:6379/14"
+    redis_client.Redis.from_url(url).flushdb()
+    monkeypatch.setenv("REDIS_URL", url)
+    gateway_settings = {k: v for k, v in pay_app.config.items() if k.startswith(("STRIPE_", "PAYPAL_", "RAZORPAY_"))}
+    workers = [create_app({"INSTANCE_PATH": str(tmp_path / f"w{i}"), "SQLALCHEMY_DATABASE_URI": database_url,
+                           "SECRET_KEY": "x", "FRONTEND_URL": "https://portal.example", **gateway_settings})
+               for i in range(2)]
+    assert workers[0].config["CACHE_TYPE"] == "RedisCache"
+    invoice, other = make_invoice(currency="INR", open_it=True), make_invoice(currency="INR", open_it=True)
+    fault(control, "razorpay", "down")
+    with workers[0].app_context():
+        first = engine.generate_link(db.session.get(Invoice, invoice.id))
+        engine.generate_link(db.session.get(Invoice, other.id))  # 3 + 2 failures: the breaker opens
+        assert engine.breaker().state("razorpay") == "open"
+        key = engine._cache_key(invoice.id, first.link.amount)
+        assert cache.get(key) == first.link.id
+    with workers[1].app_context():
+        assert engine.breaker().state("razorpay") == "open"
+        assert cache.get(key) == first.link.id
+        again = engine.generate_link(db.session.get(Invoice, invoice.id))
+        assert again.cached and again.link.id == first.link.id
+    redis_client.Redis.from_url(url).flushdb()
