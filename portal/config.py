@@ -93,6 +93,7 @@ def load_config(instance_path: Path | None = None, environ: dict | None = None) 
         "REDIS_URL": redis_url,
         "FRONTEND_URL": (env.get("FRONTEND_URL") or "http://127.0.0.1:5000").rstrip("/"),
         "MERCHANT_NAME": env.get("MERCHANT_NAME") or "HisabPro Demo Store",
+        "LOG_LEVEL": (env.get("LOG_LEVEL") or "INFO").upper(),
         # Sessions: never readable by scripts, not sent on cross-site posts, HTTPS-only in production.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
