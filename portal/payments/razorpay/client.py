@@ -10,12 +10,22 @@ import razorpay
 import requests
 from razorpay import errors as sdk_errors
 
-from ..base import LINK_PAID, REJECTED, Gateway, GatewayError, GatewayLink, GatewaySettings, LinkRequest, scrub
-from . import translate
+from ..base import (LINK_PAID, REJECTED, Gateway, GatewayError, GatewayLink, GatewaySettings, LinkRequest,
+                    PaymentEvent, WebhookRejected, scrub)
+from . import translate, webhooks
 
 DEFAULT_API_BASE = "https://api.razorpay.com"  # razorpay/constants/url.py:2
 KEY_ID_SHAPE = re.compile(r"rzp_(test|live)_[A-Za-z0-9]+")
 LINKS = "/v1/payment_links"                     # razorpay/resources/payment_link.py:9
+# Query parameters of the callback redirect (GATEWAY-FACTS, Razorpay section) -> the keys the SDK's
+# verify_payment_link_signature reads (razorpay/utility/utility.py:24-38; a missing key quietly gives False).
+CALLBACK_KEYS = {
+    "razorpay_payment_id": "razorpay_payment_id",
+    "razorpay_payment_link_id": "payment_link_id",
+    "razorpay_payment_link_reference_id": "payment_link_reference_id",
+    "razorpay_payment_link_status": "payment_link_status",
+    "razorpay_signature": "razorpay_signature",
+}
 
 
 class Answered(Exception):
@@ -141,6 +151,44 @@ class RazorpayGateway(Gateway):
     def check_credentials(self, timeout: float) -> None:
         self._call("GET", LINKS, lambda **kw: self.client.payment_link.all({"count": 1}, **kw), timeout)
 
+    # ---- incoming: webhooks and return pages ---------------------------------------------------------
+    def webhook_event_id(self, raw_body: bytes, headers: Mapping[str, str]) -> str | None:
+        return webhooks.event_id(headers)
+
+    def verify_webhook(self, raw_body: bytes, headers: Mapping[str, str], timeout: float) -> PaymentEvent:
+        """No I/O: HMAC of the raw body with the webhook secret, then the pure mapping in webhooks.py."""
+        secret = self.settings.webhook_secret
+        if not secret:
+            raise WebhookRejected("RAZORPAY_WEBHOOK_SECRET is not set: cannot verify")
+        signature = webhooks.header(headers, webhooks.SIGNATURE_HEADER)
+        if signature is None:
+            raise WebhookRejected(f"no {webhooks.SIGNATURE_HEADER} header")
+        try:
+            # The SDK signs str.encode("utf-8") (razorpay/utility/utility.py:60-62): strict decoding gives
+            # back exactly the raw bytes, so the HMAC is over what Razorpay sent.
+            body = raw_body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise WebhookRejected("body is not UTF-8") from None
+        if not _signature_ok(lambda: self.client.utility.verify_webhook_signature(body, signature, secret)):
+            raise WebhookRejected("signature does not match the body")
+        event_id = webhooks.event_id(headers)
+        if event_id is None:
+            raise WebhookRejected(f"no {webhooks.EVENT_ID_HEADER} header: nothing to dedupe on")
+        return webhooks.event_from(body, event_id, type(self))
+
+    def verify_return(self, params: Mapping[str, str], link_id: str, timeout: float) -> GatewayLink:
+        """Check the callback signature (key secret over link_id|reference_id|status|payment_id), then fetch
+        the link: the params only say which link to ask about, never how much was paid."""
+        missing = [name for name in CALLBACK_KEYS if params.get(name) is None]
+        if missing:
+            raise WebhookRejected(f"callback without {', '.join(missing)}")
+        if params["razorpay_payment_link_id"] != link_id:
+            raise WebhookRejected("callback is for another payment link")
+        signed = {sdk_key: str(params[name]) for name, sdk_key in CALLBACK_KEYS.items()}
+        if not _signature_ok(lambda: self.client.utility.verify_payment_link_signature(signed)):
+            raise WebhookRejected("callback signature does not match")
+        return self.fetch_link(link_id, timeout)
+
     # ---- plumbing ----------------------------------------------------------------------------------
     def _call(self, method: str, path: str, call: Callable[..., Any], timeout: float) -> Any:
         """Run one SDK call with an explicit timeout (the SDK has none); log it; map every failure."""
@@ -178,6 +226,16 @@ def _error_from_answer(answered: Answered) -> GatewayError:
     except ValueError:
         body = None
     return translate.error_from(answered.cause, response.status_code, response.headers, body)
+
+
+def _signature_ok(verify: Callable[[], Any]) -> bool:
+    """Run an SDK signature check. It raises SignatureVerificationError on a mismatch, TypeError on a None
+    or non-ASCII signature (hmac.compare_digest), and returns False when a key is missing
+    (razorpay/utility/utility.py:24-79): only a plain True passes."""
+    try:
+        return verify() is True
+    except (sdk_errors.SignatureVerificationError, TypeError, ValueError):
+        return False
 
 
 def _seconds(raw: Any) -> float:

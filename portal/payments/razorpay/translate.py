@@ -14,7 +14,7 @@ from razorpay import errors as sdk_errors
 
 from ..base import (AUTH, CONFLICT, LINK_CANCELLED, LINK_CREATED, LINK_EXPIRED, LINK_PAID, LINK_PARTIALLY_PAID,
                     NOT_FOUND, RATE_LIMITED, REJECTED, SERVER, TIMEOUT, UNREACHABLE, Gateway, GatewayError,
-                    GatewayLink, LinkRequest)
+                    GatewayLink, GatewayPayment, LinkRequest)
 from ...money import Money
 
 NAME = "razorpay"
@@ -38,6 +38,10 @@ MIN_EXPIRY_SECONDS = 15 * 60 + 60      # expire_by >= 15 min ahead (create-stand
 MAX_EXPIRY_SECONDS = 180 * 24 * 3600   # <= about six months ahead (GATEWAY-FACTS)
 MAX_NOTES, MAX_NOTE_LENGTH = 15, 256   # notes: at most 15 pairs of 256 characters (create-standard doc)
 MAX_DESCRIPTION = 2048
+
+# A link payment that reached the merchant. Payment states are created, authorized, captured, refunded, failed
+# (https://razorpay.com/docs/payments/payments/#payment-life-cycle); only `captured` counts here.
+CAPTURED = "captured"
 
 STATUSES = {"created": LINK_CREATED, "partially_paid": LINK_PARTIALLY_PAID, "paid": LINK_PAID,
             "expired": LINK_EXPIRED, "cancelled": LINK_CANCELLED}
@@ -102,10 +106,25 @@ def link_from(entity: Mapping[str, Any], gateway: type[Gateway]) -> GatewayLink:
             amount_paid=gateway.iso_amount(int(entity.get("amount_paid") or 0), currency),
             reference=entity.get("reference_id") or None,
             expires_at=datetime.fromtimestamp(expiry, timezone.utc) if expiry else None,
-            raw=dict(entity))
+            raw=dict(entity), payments=payments_from(entity, currency, gateway))
     except (KeyError, TypeError, ValueError) as exc:
         raise GatewayError(NAME, TIMEOUT, "unexpected_response",
                            f"unreadable payment link ({type(exc).__name__}: {exc})") from None
+
+
+def payments_from(entity: Mapping[str, Any], currency: str, gateway: type[Gateway]) -> tuple[GatewayPayment, ...]:
+    """The link's captured payments: `payments` is null until the first payment, then a list of
+    `{payment_id, amount, status, method, created_at, ...}` (fake_payment_link.json). Raises KeyError /
+    TypeError / ValueError on an entry we cannot read (link_from maps them)."""
+    payments = []
+    for item in entity.get("payments") or []:
+        if item["status"] != CAPTURED:
+            continue
+        amount = item["amount"]
+        if type(amount) is not int:  # never round money that arrives as a float or a string
+            raise TypeError(f"payment amount {amount!r} is not an integer")
+        payments.append(GatewayPayment(str(item["payment_id"]), gateway.iso_amount(amount, currency)))
+    return tuple(payments)
 
 
 def links_from(collection: Mapping[str, Any], gateway: type[Gateway]) -> list[GatewayLink]:
