@@ -11,8 +11,8 @@ import requests
 import stripe  # the SDK: absolute import, never this package (portal.payments.stripe)
 
 from ..base import (CONFLICT, LINK_EXPIRED, LINK_PAID, NOT_FOUND, REJECTED, Gateway, GatewayError, GatewayLink,
-                    GatewaySettings, LinkRequest, scrub)
-from . import translate
+                    GatewaySettings, LinkRequest, PaymentEvent, WebhookRejected, scrub)
+from . import translate, webhooks
 
 # Timeout of the HTTP call being made on this thread/task; read by the session below.
 _CALL_TIMEOUT: contextvars.ContextVar[float | None] = contextvars.ContextVar("stripe_call_timeout", default=None)
@@ -66,6 +66,10 @@ class StripeGateway(Gateway):
     }
     # "The amount value supports up to eight digits" (same page, minimum and maximum charge amounts).
     max_gateway_amount: ClassVar[int | None] = 99_999_999
+    # Seconds a webhook's signed timestamp may be off, either way: the default of
+    # STRIPE_WEBHOOK_TOLERANCE_SECONDS and of stripe.Webhook.DEFAULT_TOLERANCE (stripe/_webhook.py).
+    # GatewaySettings has no field for it yet, so the config value is not read.
+    webhook_tolerance: ClassVar[int] = 300
 
     def __init__(self, settings: GatewaySettings):
         super().__init__(settings)
@@ -204,3 +208,40 @@ class StripeGateway(Gateway):
 
     def check_credentials(self, timeout: float) -> None:
         self._call("GET", translate.SESSIONS_PATH, timeout, lambda: self._sessions.list(params={"limit": 1}))
+
+    # ---- incoming: webhooks and return pages -------------------------------------------------------
+    def webhook_event_id(self, raw_body: bytes, headers: Mapping[str, str]) -> str | None:
+        return webhooks.event_id(raw_body)
+
+    def verify_webhook(self, raw_body: bytes, headers: Mapping[str, str], timeout: float) -> PaymentEvent:
+        """HMAC check on the raw bytes, both sides of the tolerance, then the mapping. No I/O (`timeout` unused).
+
+        `stripe.Webhook.construct_event` is `WebhookSignature.verify_header` + `json.loads` + an `Event`
+        wrapper (stripe/_webhook.py); we call the check and parse the plain dict ourselves."""
+        secret = self.settings.webhook_secret
+        if not secret:
+            raise WebhookRejected("STRIPE_WEBHOOK_SECRET is not set: cannot verify")
+        signature = webhooks.header(headers, webhooks.SIGNATURE_HEADER)
+        if not signature:
+            raise WebhookRejected("no Stripe-Signature header")
+        tolerance = self.webhook_tolerance
+        try:
+            stripe.WebhookSignature.verify_header(raw_body, signature, secret, tolerance)
+        except stripe.SignatureVerificationError as exc:
+            raise WebhookRejected(f"signature: {exc}") from exc
+        except ValueError as exc:  # UnicodeDecodeError: the SDK decodes the body as UTF-8 before signing it
+            raise WebhookRejected("body is not UTF-8") from exc
+        # verify_header refuses only timestamps older than the tolerance; one from the future is refused here.
+        signed = webhooks.signed_at(signature)
+        if signed is None or signed > time.time() + tolerance:
+            raise WebhookRejected(f"signature timestamp {signed} is more than {tolerance} s in the future")
+        return webhooks.to_event(webhooks.parse(raw_body), type(self))
+
+    def verify_return(self, params: Mapping[str, str], link_id: str, timeout: float) -> GatewayLink:
+        """The success URL carries `session_id` (translate.SESSION_ID_PLACEHOLDER). It only names the session;
+        the session as Stripe reports it now is the truth."""
+        session_id = params.get("session_id")
+        if not session_id or session_id != link_id:
+            shown = session_id[:80] if isinstance(session_id, str) else session_id
+            raise WebhookRejected(f"return for Checkout Session {shown!r}, expected {link_id!r}")
+        return self.fetch_link(link_id, timeout)

@@ -15,7 +15,7 @@ import stripe
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from ..base import (AUTH, CONFLICT, LINK_CREATED, LINK_EXPIRED, LINK_PAID, NOT_FOUND, RATE_LIMITED, REJECTED,
-                    SERVER, TIMEOUT, UNREACHABLE, Gateway, GatewayError, GatewayLink, LinkRequest)
+                    SERVER, TIMEOUT, UNREACHABLE, Gateway, GatewayError, GatewayLink, GatewayPayment, LinkRequest)
 
 GATEWAY = "stripe"
 SESSIONS_PATH = "/v1/checkout/sessions"
@@ -118,8 +118,40 @@ def session_total(session: Mapping[str, Any]) -> tuple[int, str]:
 
 
 def reference_of(session: Mapping[str, Any]) -> str | None:
-    """Our reference, as `client_reference_id` or (for sessions made elsewhere) `metadata.reference`."""
-    return session.get("client_reference_id") or (session.get("metadata") or {}).get("reference")
+    """Our reference, as `client_reference_id` or (for sessions made elsewhere) `metadata.reference`.
+    Anything but a non-empty string (a malformed webhook body) counts as absent."""
+    reference = session.get("client_reference_id")
+    if not (isinstance(reference, str) and reference):
+        metadata = session.get("metadata")
+        reference = metadata.get("reference") if isinstance(metadata, Mapping) else None
+    return reference if isinstance(reference, str) and reference else None
+
+
+def payment_id_of(session: Mapping[str, Any]) -> str:
+    """The session's PaymentIntent id (a string, or the object's `id` when expanded); the session id when
+    it has none. Webhook events and fetched sessions both use this, so the ledger applies a payment once."""
+    intent = session.get("payment_intent")
+    if isinstance(intent, Mapping):
+        intent = intent.get("id")
+    return intent if isinstance(intent, str) and intent else session["id"]
+
+
+def is_paid(session: Mapping[str, Any]) -> bool:
+    """Money has reached us: `complete` and `paid`. `unpaid` is still settling; `no_payment_required`
+    moved none (https://docs.stripe.com/api/checkout/sessions/object#checkout_session_object-payment_status)."""
+    return session.get("status") == "complete" and session.get("payment_status") == "paid"
+
+
+def session_payment(session: Mapping[str, Any], gateway: type[Gateway]) -> GatewayPayment:
+    """The session's payment: its PaymentIntent id and what it totals, in ISO units.
+    ValueError when the amount or currency is missing or not a whole number of minor units."""
+    try:
+        units, currency = session_total(session)
+    except (KeyError, AttributeError) as exc:  # no amount_total / currency (None has no .upper())
+        raise ValueError("Checkout Session has no amount_total and currency") from exc
+    if isinstance(units, bool) or not isinstance(units, int) or units < 0:
+        raise ValueError(f"Checkout Session amount_total {units!r} is not a number of minor units")
+    return GatewayPayment(payment_id_of(session), gateway.iso_amount(units, currency))
 
 
 def to_link(session: Mapping[str, Any], gateway: type[Gateway]) -> GatewayLink:
@@ -133,6 +165,7 @@ def to_link(session: Mapping[str, Any], gateway: type[Gateway]) -> GatewayLink:
         reference=reference_of(session),
         expires_at=datetime.fromtimestamp(expires, timezone.utc) if expires else None,
         raw=dict(session),
+        payments=(session_payment(session, gateway),) if is_paid(session) else (),
     )
 
 
