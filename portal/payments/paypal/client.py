@@ -18,8 +18,9 @@ from urllib.parse import quote
 import requests
 from requests.adapters import HTTPAdapter
 
-from ..base import REJECTED, Gateway, GatewayError, GatewayLink, GatewaySettings, LinkRequest, scrub
-from . import translate
+from ..base import (NOT_FOUND, REJECTED, Gateway, GatewayError, GatewayLink, GatewaySettings,
+                    LinkRequest, PaymentEvent, WebhookRejected, scrub)
+from . import translate, webhooks
 
 LIVE_API_BASE = "https://api-m.paypal.com"  # developer.paypal.com/api/rest/ (live vs sandbox hosts)
 SANDBOX_API_BASE = "https://api-m.sandbox.paypal.com"
@@ -28,6 +29,7 @@ SANDBOX_API_BASE = "https://api-m.sandbox.paypal.com"
 TOKEN_MARGIN_SECONDS = 60
 POOL_SIZE = 16  # connections kept to PayPal, shared by every thread of the process
 _WEBHOOK_ID = re.compile(r"[A-Z0-9]+")  # PayPal webhook ids: upper-case letters and digits
+CERT_CACHE_SIZE = 16  # signing certificates kept, by URL (PayPal rotates them rarely)
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class PayPalGateway(Gateway):
         self._clock = clock
         self._token: _Token | None = None
         self._token_lock = threading.Lock()
+        self._certs: dict[str, Any] = {}  # cert URL -> x509.Certificate
+        self._certs_lock = threading.Lock()
 
     # ---- configuration ---------------------------------------------------------------------------------
     @classmethod
@@ -68,7 +72,8 @@ class PayPalGateway(Gateway):
         return GatewaySettings(
             api_base=(config.get("PAYPAL_API_BASE") or (LIVE_API_BASE if live else SANDBOX_API_BASE)).rstrip("/"),
             key_id=client_id, key_secret=secret, webhook_secret=config.get("PAYPAL_WEBHOOK_ID") or None,
-            timeout=_seconds(config.get("GATEWAY_TIMEOUT_SECONDS")), live=live)
+            timeout=_seconds(config.get("GATEWAY_TIMEOUT_SECONDS")), live=live,
+            cert_url_prefixes=tuple(config.get("PAYPAL_CERT_URL_PREFIXES", ())))
 
     @classmethod
     def configuration_problems(cls, config: Mapping[str, Any]) -> list[str]:
@@ -132,16 +137,87 @@ class PayPalGateway(Gateway):
         with self._token_lock:
             self._fetch_token(timeout)
 
+    # ---- incoming: webhooks and return pages -------------------------------------------------------------
+    def webhook_event_id(self, raw_body: bytes, headers: Mapping[str, str]) -> str | None:
+        return webhooks.event_id(raw_body)
+
+    def verify_webhook(self, raw_body: bytes, headers: Mapping[str, str], timeout: float) -> PaymentEvent:
+        """Offline when PAYPAL-CERT-URL is on an allowed host (PAYPAL_CERT_URL_PREFIXES or the API base's
+        origin), else PayPal's postback. WebhookRejected for anything forged or malformed; GatewayError only
+        when PayPal itself cannot be asked (certificate download or postback failed): do not apply then."""
+        transmission = webhooks.transmission_from(headers)
+        webhooks.event_json(raw_body)  # one JSON object, or rejected before any I/O
+        webhook_id = self.settings.webhook_secret
+        if not webhook_id:
+            raise WebhookRejected("PAYPAL_WEBHOOK_ID is not configured: cannot verify PayPal webhooks")
+        if webhooks.cert_url_allowed(transmission.cert_url, self.settings.cert_url_prefixes, self.settings.api_base):
+            certificate = self._certificate(transmission.cert_url, timeout)
+            webhooks.check_signature(certificate, transmission, webhook_id, raw_body, _now())
+        else:
+            self._postback(transmission, webhook_id, raw_body, timeout)
+        return webhooks.parse_event(raw_body)
+
+    def verify_return(self, params: Mapping[str, str], link_id: str, timeout: float) -> GatewayLink:
+        """The buyer came back with `?token=<order id>&PayerID=…` (GATEWAY-FACTS). The token must be this
+        link's order; then the order decides: APPROVED is captured (request id `<reference>-capture`, so the
+        webhook job and this page capture once between them), anything else is answered as it stands."""
+        token = params.get("token")
+        if not token or token != link_id:
+            raise WebhookRejected("return token does not match the order")
+        link = self.fetch_link(link_id, timeout)
+        if link.raw.get("status") != "APPROVED":
+            return link
+        if not link.reference:  # our orders always carry invoice_id = our reference (translate.order_body)
+            raise WebhookRejected("the order carries no reference of ours")
+        return self.capture_order(link_id, link.reference, timeout)
+
+    def _certificate(self, url: str, timeout: float) -> Any:
+        """The signing certificate at an allowed URL, cached by URL. No credentials sent, no redirects."""
+        with self._certs_lock:
+            cached = self._certs.get(url)
+        if cached is not None and _now() <= cached.not_valid_after_utc:
+            return cached  # an expired one is fetched again, in case PayPal replaced it at the same URL
+        response = self._send("GET", url, timeout, absolute=True, allow_redirects=False, stream=True)
+        try:
+            if response.status_code >= 500 or response.status_code == 429:  # PayPal is struggling: retry later
+                raise translate.error_from_response(response.status_code, response.headers, "", _now())
+            if response.status_code != 200:  # 404, a redirect, 405 on an API path: no certificate there
+                raise WebhookRejected(f"no certificate at PAYPAL-CERT-URL (HTTP {response.status_code})")
+            pem = _read_capped(response, webhooks.CERT_MAX_BYTES)
+        finally:
+            response.close()
+        certificate = webhooks.load_certificate(pem)
+        with self._certs_lock:
+            if len(self._certs) >= CERT_CACHE_SIZE:
+                self._certs.pop(next(iter(self._certs)))
+            self._certs[url] = certificate
+        return certificate
+
+    def _postback(self, transmission: webhooks.Transmission, webhook_id: str, raw_body: bytes, timeout: float) -> None:
+        """POST /v1/notifications/verify-webhook-signature; only verification_status SUCCESS passes.
+        PayPal refusing the request itself (400/422: e.g. a header value its schema does not allow) rejects."""
+        body = webhooks.postback_body(transmission, webhook_id, raw_body)
+        try:
+            answer = self._call("POST", "/v1/notifications/verify-webhook-signature", timeout, raw=body)
+        except GatewayError as exc:
+            if exc.kind in (REJECTED, NOT_FOUND):
+                raise WebhookRejected(f"PayPal refused to verify the delivery: {exc.code}") from None
+            raise
+        if not webhooks.postback_verified(answer):
+            raise WebhookRejected("PayPal says the signature does not verify")
+
     # ---- HTTP ------------------------------------------------------------------------------------------
-    def _call(self, method: str, path: str, timeout: float, *, body: Any = None,
+    def _call(self, method: str, path: str, timeout: float, *, body: Any = None, raw: bytes | None = None,
               request_id: str | None = None) -> Any:
-        """One API call with a cached token; a 401 drops the token and tries once more with a fresh one."""
+        """One API call with a cached token; a 401 drops the token and tries once more with a fresh one.
+        `raw` sends those exact bytes as the JSON body instead of encoding `body`."""
         headers = {"Content-Type": "application/json", "Prefer": "return=representation"}
         if request_id:
             headers["PayPal-Request-Id"] = request_id
         for attempt in (1, 2):
             token = self._access_token(timeout)
-            response = self._send(method, path, timeout, token=token, headers=headers, json=body)
+            payload = {"data": raw} if raw is not None else {"json": body}
+            response = self._send(method, path, timeout, token=token, headers=headers, **payload)
             if response.status_code == 401 and attempt == 1:
                 self._forget_token(token)
                 continue
@@ -150,15 +226,16 @@ class PayPalGateway(Gateway):
             raise translate.error_from_response(response.status_code, response.headers, response.text, _now())
         return translate.json_body(response.text)
 
-    def _send(self, method: str, path: str, timeout: float, *, token: str | None = None,
+    def _send(self, method: str, path: str, timeout: float, *, token: str | None = None, absolute: bool = False,
               **kwargs: Any) -> requests.Response:
+        """`absolute`: `path` is a whole URL (the webhook certificate), not one under the API base."""
         headers = dict(kwargs.pop("headers", None) or {})
         if token:
             headers["Authorization"] = f"Bearer {token}"
         started = time.perf_counter()
         try:
-            response = self.session.request(method, self.settings.api_base + path, headers=headers,
-                                            timeout=(timeout, timeout), **kwargs)
+            response = self.session.request(method, path if absolute else self.settings.api_base + path,
+                                            headers=headers, timeout=(timeout, timeout), **kwargs)
         except requests.RequestException as exc:
             error = translate.error_from_exception(exc)
             self._log(method, path, f"failed {error.kind}/{error.code}", started, headers, None, token)
@@ -214,6 +291,20 @@ def _pooled_session() -> requests.Session:
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
+
+
+def _read_capped(response: requests.Response, limit: int) -> bytes:
+    """The body, at most `limit` bytes; larger is no certificate (WebhookRejected)."""
+    chunks, size = [], 0
+    try:
+        for chunk in response.iter_content(8192):
+            size += len(chunk)
+            if size > limit:
+                raise WebhookRejected("the PAYPAL-CERT-URL document is too large for a certificate")
+            chunks.append(chunk)
+    except requests.RequestException as exc:
+        raise translate.error_from_exception(exc) from None
+    return b"".join(chunks)
 
 
 def _seconds(raw: Any, default: str = "3") -> float:

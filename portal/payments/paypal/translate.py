@@ -15,7 +15,7 @@ from urllib3.exceptions import ProtocolError
 
 from ..base import (AUTH, CONFLICT, LINK_CANCELLED, LINK_CREATED, LINK_EXPIRED, LINK_PAID, LINK_PARTIALLY_PAID,
                     NOT_FOUND, RATE_LIMITED, REJECTED, SERVER, TIMEOUT, UNREACHABLE, GatewayError, GatewayLink,
-                    LinkRequest)
+                    GatewayPayment, LinkRequest)
 from ...money import Money
 
 NAME = "paypal"
@@ -38,6 +38,7 @@ REFERENCE_ID_MAX = 256
 # merchant must capture now (GATEWAY-FACTS: CHECKOUT.ORDER.APPROVED only means "capture it now").
 _OPEN_STATUSES = frozenset({"CREATED", "SAVED", "PAYER_ACTION_REQUIRED", "APPROVED"})
 # Capture statuses (schema `capture_status`) whose money reached the merchant; refunds are a separate matter.
+# Each such capture is one GatewayPayment, so `payments` always sums to `amount_paid`.
 _MONEY_TAKEN = frozenset({"COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED"})
 _CAPTURE_FAILED = frozenset({"DECLINED", "FAILED"})
 _APPROVAL_RELS = ("payer-action", "approve")  # payment_source style, then the older application_context style
@@ -153,9 +154,12 @@ def order_to_link(order: Any, *, now: datetime, request: LinkRequest | None = No
         amount = parse_amount(unit["amount"])
         captures = _captures(unit)
         paid = Money.zero(amount.currency)
+        payments = []
         for capture in captures:
             if capture.get("status") in _MONEY_TAKEN:
-                paid = paid + parse_amount(capture["amount"])
+                payment = GatewayPayment(str(capture["id"]), parse_amount(capture["amount"]))
+                paid = paid + payment.amount
+                payments.append(payment)
         status = link_status(order["status"], amount, paid, captures)
         link_id = str(order["id"])
     except GatewayError:
@@ -170,7 +174,7 @@ def order_to_link(order: Any, *, now: datetime, request: LinkRequest | None = No
     reference = unit.get("invoice_id") or (request.reference if request else None)
     return GatewayLink(gateway=NAME, link_id=link_id, url=approval_url(order) if status == LINK_CREATED else None,
                        status=status, amount=amount, amount_paid=paid, reference=reference,
-                       expires_at=expires_at, raw=dict(order))
+                       expires_at=expires_at, raw=dict(order), payments=tuple(payments))
 
 
 def json_body(text: str) -> Any:

@@ -1,0 +1,241 @@
+"""PayPal webhooks, pure: the signed message, which certificate URLs may be fetched, the postback body, and
+event JSON -> PaymentEvent. No I/O here: `client.py` fetches the certificate or calls the postback.
+
+Facts: https://developer.paypal.com/api/rest/webhooks/rest/ (headers; the message is
+`transmission_id|transmission_time|webhook_id|crc32(raw body)`, CRC-32 as an unsigned decimal, signed
+SHA256withRSA = PKCS#1 v1.5 over SHA-256), GATEWAY-FACTS (PayPal section), and the `event` and
+`verify_webhook_signature` schemas in ../shared/reference/paypal/notifications_webhooks_v1.json.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from ..base import (EVENT_APPROVED, EVENT_FAILED, EVENT_IGNORED, EVENT_PAID, GatewayPayment, PaymentEvent,
+                    WebhookRejected)
+from ...money import Money, MoneyError
+
+NAME = "paypal"
+AUTH_ALGO = "SHA256withRSA"  # the only algorithm PayPal signs with (PAYPAL-AUTH-ALGO)
+# Header names (case-insensitive on the wire).
+TRANSMISSION_ID = "PAYPAL-TRANSMISSION-ID"
+TRANSMISSION_TIME = "PAYPAL-TRANSMISSION-TIME"
+TRANSMISSION_SIG = "PAYPAL-TRANSMISSION-SIG"
+CERT_URL = "PAYPAL-CERT-URL"
+AUTH_ALGO_HEADER = "PAYPAL-AUTH-ALGO"
+_REQUIRED = (TRANSMISSION_ID, TRANSMISSION_TIME, TRANSMISSION_SIG, CERT_URL, AUTH_ALGO_HEADER)
+CERT_MAX_BYTES = 64 * 1024  # a PEM certificate chain is a few KB
+EVENT_ID_MAX = 255  # PayPal's are "WH-" and about 36 more; a longer `id` is no dedupe key of PayPal's
+
+# Event types we act on (developer.paypal.com/api/rest/webhooks/event-names/).
+CAPTURE_COMPLETED = "PAYMENT.CAPTURE.COMPLETED"
+CAPTURE_DENIED = "PAYMENT.CAPTURE.DENIED"
+ORDER_APPROVED = "CHECKOUT.ORDER.APPROVED"
+ORDER_COMPLETED = "CHECKOUT.ORDER.COMPLETED"
+
+
+@dataclass(frozen=True)
+class Transmission:
+    """The signature headers of one delivery."""
+
+    transmission_id: str
+    transmission_time: str
+    signature: str  # base64
+    cert_url: str
+    auth_algo: str
+
+
+# ---- the signature ------------------------------------------------------------------------------------------
+def crc32_decimal(body: bytes) -> str:
+    """CRC-32 of the raw body as an UNSIGNED decimal (zlib.crc32 is unsigned on Python 3; mask to be sure)."""
+    return str(zlib.crc32(body) & 0xFFFFFFFF)
+
+
+def signed_message(transmission_id: str, transmission_time: str, webhook_id: str, body: bytes) -> bytes:
+    """What PayPal signs; `webhook_id` is OUR webhook's id (PAYPAL_WEBHOOK_ID), never one from the event."""
+    return "|".join((transmission_id, transmission_time, webhook_id, crc32_decimal(body))).encode()
+
+
+def transmission_from(headers: Mapping[str, str]) -> Transmission:
+    """The five signature headers, looked up case-insensitively; WebhookRejected when any is missing or
+    the algorithm is not SHA256withRSA."""
+    found = {str(k).upper(): v for k, v in headers.items()}
+    missing = [name for name in _REQUIRED if not isinstance(found.get(name), str) or not found[name].strip()]
+    if missing:
+        raise WebhookRejected(f"missing header(s) {', '.join(missing)}")
+    t = Transmission(found[TRANSMISSION_ID].strip(), found[TRANSMISSION_TIME].strip(),
+                     found[TRANSMISSION_SIG].strip(), found[CERT_URL].strip(), found[AUTH_ALGO_HEADER].strip())
+    if t.auth_algo != AUTH_ALGO:
+        raise WebhookRejected(f"unsupported PAYPAL-AUTH-ALGO {t.auth_algo[:40]!r}")
+    return t
+
+
+def _origin(url: str) -> tuple[str, str] | None:
+    """(scheme, host[:port]) of an http(s) URL without user info; None for anything else."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return None
+    if parts.scheme not in ("https", "http") or not parts.hostname or "@" in parts.netloc:
+        return None
+    return parts.scheme, parts.netloc.lower()
+
+
+def cert_url_allowed(cert_url: str, prefixes: tuple[str, ...], api_base: str) -> bool:
+    """Whether the certificate may be fetched: it starts with an allowed prefix (PAYPAL_CERT_URL_PREFIXES),
+    or lies on the API base's own origin (the host the operator configured). Compared as parsed origins plus
+    a path prefix, so `https://api.paypal.com.evil.example/` or `https://api.paypal.com@evil.example/` fail."""
+    if any(ch.isspace() or ch == "\\" or ord(ch) < 32 for ch in cert_url):
+        return False
+    origin = _origin(cert_url)
+    if origin is None:
+        return False
+    path = urlsplit(cert_url).path or "/"
+    allowed = [(_origin(prefix), urlsplit(prefix).path or "/") for prefix in prefixes]
+    if api_base:
+        allowed.append((_origin(api_base), "/"))
+    return any(o is not None and o == origin and path.startswith(p) for o, p in allowed)
+
+
+def load_certificate(pem: bytes) -> x509.Certificate:
+    """The first certificate of a PEM file; WebhookRejected when it is not one."""
+    try:
+        certificate = x509.load_pem_x509_certificates(pem)[0]
+    except (ValueError, IndexError, TypeError):
+        raise WebhookRejected("the PAYPAL-CERT-URL document is not a PEM certificate") from None
+    return certificate
+
+
+def check_signature(certificate: x509.Certificate, transmission: Transmission, webhook_id: str, body: bytes,
+                    now: datetime) -> None:
+    """Verify offline: the certificate is valid now and its RSA key signed the message; else WebhookRejected."""
+    if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
+        raise WebhookRejected("the signing certificate is not valid now")
+    key = certificate.public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise WebhookRejected("the signing certificate has no RSA key")
+    try:
+        signature = base64.b64decode(transmission.signature, validate=True)
+    except (binascii.Error, ValueError):
+        raise WebhookRejected("PAYPAL-TRANSMISSION-SIG is not base64") from None
+    message = signed_message(transmission.transmission_id, transmission.transmission_time, webhook_id, body)
+    try:
+        key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        raise WebhookRejected("signature does not match") from None
+
+
+def postback_body(transmission: Transmission, webhook_id: str, raw_body: bytes) -> bytes:
+    """POST /v1/notifications/verify-webhook-signature body (schema `verify_webhook_signature`), with the
+    delivered body spliced in byte for byte as `webhook_event`: re-encoded JSON changes the CRC and fails
+    (GATEWAY-FACTS). The caller has checked `raw_body` is one JSON object (`event_json`)."""
+    fields = {"auth_algo": transmission.auth_algo, "cert_url": transmission.cert_url,
+              "transmission_id": transmission.transmission_id, "transmission_sig": transmission.signature,
+              "transmission_time": transmission.transmission_time, "webhook_id": webhook_id}
+    head = json.dumps(fields, separators=(",", ":"))
+    return head[:-1].encode() + b',"webhook_event":' + raw_body + b"}"
+
+
+def postback_verified(answer: Any) -> bool:
+    """The postback's answer (schema `verify_webhook_signature_response`): only SUCCESS is a yes."""
+    return isinstance(answer, dict) and answer.get("verification_status") == "SUCCESS"
+
+
+# ---- events -------------------------------------------------------------------------------------------------
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def event_json(raw_body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, strictly (UTF-8, no NaN/Infinity); WebhookRejected otherwise."""
+    try:
+        data = json.loads(raw_body.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise WebhookRejected("body is not JSON") from None
+    if not isinstance(data, dict):
+        raise WebhookRejected("body is not a JSON object")
+    return data
+
+
+def event_id(raw_body: bytes) -> str | None:
+    """The body's `id` (WH-…), read leniently before verification; None when there is none."""
+    try:
+        data = json.loads(raw_body)
+    except (ValueError, TypeError, RecursionError):
+        return None
+    value = data.get("id") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and 0 < len(value) <= EVENT_ID_MAX else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _amount(amount: Any) -> Money:
+    """A PayPal `money` object, strictly: string value, no rounding (Money.parse)."""
+    if not isinstance(amount, dict) or not isinstance(amount.get("value"), str) \
+            or not isinstance(amount.get("currency_code"), str):
+        raise WebhookRejected("capture amount is missing or malformed")
+    try:
+        return Money.parse(amount["value"], amount["currency_code"])
+    except MoneyError as exc:
+        raise WebhookRejected(f"capture amount is malformed: {exc}") from None
+
+
+def _capture_order_id(resource: Mapping[str, Any]) -> str | None:
+    """The order a capture belongs to: resource.supplementary_data.related_ids.order_id (payments v2,
+    schema `related_ids`)."""
+    supplementary = resource.get("supplementary_data")
+    related = supplementary.get("related_ids") if isinstance(supplementary, dict) else None
+    return _text(related.get("order_id")) if isinstance(related, dict) else None
+
+
+def _order_reference(order: Mapping[str, Any]) -> str | None:
+    units = order.get("purchase_units")
+    unit = units[0] if isinstance(units, list) and units and isinstance(units[0], dict) else {}
+    return _text(unit.get("invoice_id"))  # our reference (translate.order_body)
+
+
+def parse_event(raw_body: bytes) -> PaymentEvent:
+    """A verified delivery -> PaymentEvent; WebhookRejected when it is malformed."""
+    data = event_json(raw_body)
+    wh_id, event_type, resource = data.get("id"), data.get("event_type"), data.get("resource")
+    if not _text(wh_id) or len(wh_id) > EVENT_ID_MAX or not _text(event_type):
+        raise WebhookRejected("event has no usable id or event_type")
+    if not isinstance(resource, dict):
+        raise WebhookRejected("event has no resource object")
+
+    def event(kind: str, link_id: str | None, reference: str | None = None,
+              payment: GatewayPayment | None = None) -> PaymentEvent:
+        return PaymentEvent(gateway=NAME, event_id=wh_id, event_type=event_type, kind=kind, link_id=link_id,
+                            reference=reference, payment=payment, raw=data)
+
+    if event_type in (CAPTURE_COMPLETED, CAPTURE_DENIED):
+        capture_id, order_id = _text(resource.get("id")), _capture_order_id(resource)
+        if not capture_id or not order_id:
+            raise WebhookRejected("capture event without a capture id or related order id")
+        reference = _text(resource.get("invoice_id"))
+        if event_type == CAPTURE_DENIED:
+            return event(EVENT_FAILED, order_id, reference)
+        return event(EVENT_PAID, order_id, reference, GatewayPayment(capture_id, _amount(resource.get("amount"))))
+    if event_type == ORDER_APPROVED:
+        order_id = _text(resource.get("id"))
+        if not order_id:
+            raise WebhookRejected("order event without an order id")
+        return event(EVENT_APPROVED, order_id, _order_reference(resource))
+    # CHECKOUT.ORDER.COMPLETED repeats what PAYMENT.CAPTURE.COMPLETED says, per capture; anything else
+    # (PENDING, REFUNDED, REVERSED, ...) is stored but not acted on.
+    link_id = _text(resource.get("id")) if event_type.startswith("CHECKOUT.ORDER.") else None
+    return event(EVENT_IGNORED, link_id, _order_reference(resource) if link_id else None)
