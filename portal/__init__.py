@@ -28,8 +28,9 @@ def create_app(config: dict | None = None) -> Flask:
     cache.init_app(app)
     limiter.init_app(app)
 
-    from . import auth, api, errors, gateways, invoices, security, users, cli, templating
+    from . import auth, api, errors, gateways, invoices, jobs, security, users, cli, pay, templating, webhooks
     from .payments import engine as payment_engine
+    from .payments import ledger, reconcile  # noqa: F401  (they register background job handlers)
 
     payment_engine.init_app(app)
     security.init_app(app)
@@ -39,7 +40,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(invoices.bp)
     app.register_blueprint(users.bp)
     app.register_blueprint(gateways.bp)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(pay.bp)
+    csrf.exempt(webhooks.bp)  # gateways sign their deliveries; there is no session to forge
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # bearer tokens, no cookies: nothing for a cross-site form to ride on
     cli.init_app(app)
+    jobs.init_app(app)
     return app

@@ -152,6 +152,24 @@ def check_command():
         raise SystemExit(1)
 
 
+@payments_cli.command("reconcile")
+def reconcile_command():
+    """Fetch every open link's state from its gateway, apply payments whose webhook never came,
+    close dead links, and list mismatches for staff."""
+    from .payments.reconcile import open_mismatches, reconcile
+
+    report = reconcile()
+    click.echo(f"Checked {report.checked} open links.")
+    for title, lines in (("Applied", report.applied), ("Closed", report.closed),
+                         ("Mismatches", report.mismatches), ("Could not reach", report.unreachable)):
+        for line in lines:
+            click.echo(f"{title}: {line}")
+    mismatches = open_mismatches()
+    click.echo(f"Open mismatches: {len(mismatches)}")
+    for m in mismatches:
+        click.echo(f"  #{m.id} {m.created_at:%Y-%m-%d %H:%M} {m.gateway} {m.kind}: {m.detail}")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)

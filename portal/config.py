@@ -45,6 +45,13 @@ def _seconds(env: dict, name: str, default: str) -> str:
     return raw
 
 
+def _choice(env: dict, name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (env.get(name) or default).upper()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {env.get(name)!r}")
+    return value
+
+
 def _database_url(raw: str | None, instance_path: Path) -> str:
     if not raw:
         return f"sqlite:///{instance_path / 'hisabpro.db'}"
@@ -93,7 +100,10 @@ def load_config(instance_path: Path | None = None, environ: dict | None = None) 
         "REDIS_URL": redis_url,
         "FRONTEND_URL": (env.get("FRONTEND_URL") or "http://127.0.0.1:5000").rstrip("/"),
         "MERCHANT_NAME": env.get("MERCHANT_NAME") or "HisabPro Demo Store",
-        "LOG_LEVEL": (env.get("LOG_LEVEL") or "INFO").upper(),
+        "LOG_LEVEL": _choice(env, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        # Background jobs run in a thread of each web process; tests run them explicitly.
+        "JOBS_IN_PROCESS": (env.get("JOBS_IN_PROCESS") or "1").lower() not in ("0", "false", "no"),
+        "RECONCILE_INTERVAL_SECONDS": _int(env, "RECONCILE_INTERVAL_SECONDS", 900),
         # Sessions: never readable by scripts, not sent on cross-site posts, HTTPS-only in production.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

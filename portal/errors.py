@@ -3,7 +3,7 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-MACHINE_PREFIXES = ("/api/", "/webhooks/")
+MACHINE_PREFIXES = ("/api/", "/webhooks/")  # /api/ also covers the legacy webhook paths
 
 
 def wants_json() -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
 from urllib.parse import quote
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
 from portal import create_app, jobs
 from portal.config import load_config
@@ -24,6 +26,9 @@ from sandbox import Sandbox, SandboxConfig
 from portal.extensions import db
 from portal.models import ApiToken, User
 from portal.users.accounts import create_user
+
+# Background jobs run only when a test says so (jobs.run_pending()), never in a thread behind its back.
+os.environ["JOBS_IN_PROCESS"] = "0"
 
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -103,7 +108,6 @@ def app(database_url, migrated, tmp_path):
     app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
-        jobs.wait_idle()  # background work must not outlive the test's data
         db.session.remove()
         with db.engine.begin() as conn:
             for table in migrated:
@@ -305,3 +309,13 @@ def pay_app(app, gateway_config):
 def gateway_objects(control, gateway: str) -> list[dict]:
     """What the sandbox holds for a gateway: Stripe sessions, Razorpay links, PayPal orders."""
     return control.get("/_sandbox/state")[gateway][OBJECTS[gateway]]
+
+
+@pytest.fixture
+def live_server(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)

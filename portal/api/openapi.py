@@ -135,6 +135,8 @@ def openapi_document() -> dict:
                                            "unit_price": _money}}},
                         "due_date": {"type": "string", "format": "date"},
                         "notes": {"type": "string", "maxLength": 5000},
+                        "accept_partial": {"type": "boolean", "default": False,
+                                           "description": "Let the customer pay in parts (Razorpay)"},
                     },
                 },
                 "Invoice": {

@@ -40,6 +40,7 @@ def invoice_json(invoice: Invoice) -> dict:
             for line in invoice.lines
         ],
         "due_date": _iso(invoice.due_date),
+        "accept_partial": invoice.accept_partial,
         "notes": invoice.notes,
         "pay_url": pay_url(invoice),
         "html_url": url_for("invoices.detail", invoice_id=invoice.id, _external=True),
@@ -48,8 +49,12 @@ def invoice_json(invoice: Invoice) -> dict:
         "paid_at": _iso(invoice.paid_at),
         "voided_at": _iso(invoice.voided_at),
         "links": [link_json(link) for link in invoice.payment_links if link.link_id],
-        # Payments are recorded from verified webhooks (issue 5); until then there are none.
-        "payments": [],
+        "payments": [
+            {"gateway": p.gateway, "payment_id": p.payment_id, "amount": p.amount.decimal_string(),
+             "amount_minor": p.amount_minor, "currency": p.currency, "status": p.status, "source": p.source,
+             "received_at": _iso(p.received_at)}
+            for p in invoice.payments
+        ],
     }
 
 

@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 from ..extensions import db
 from ..models import STATUSES, AuditEvent, GatewayAttempt, Invoice, InvoiceStateError, LinkClick
 from ..payments import engine, registry, routing
+from ..pay.routes import share_links
 from . import bp, service
 from .service import InvoiceInputError
 
@@ -38,6 +39,7 @@ def _form_to_data(form) -> dict:
         "items": items,
         "due_date": form.get("due_date", ""),
         "notes": form.get("notes", ""),
+        "accept_partial": form.get("accept_partial", ""),
     }
 
 
@@ -53,6 +55,7 @@ def _data_from_invoice(invoice: Invoice) -> dict:
         ],
         "due_date": invoice.due_date.isoformat() if invoice.due_date else "",
         "notes": invoice.notes,
+        "accept_partial": "on" if invoice.accept_partial else "",
     }
 
 
@@ -133,7 +136,7 @@ def payment_panel(invoice: Invoice, **extra) -> dict:
     trail = [(click, [c for c in calls if c.click_id == click.id]) for click in clicks]
     names = {name: registry.gateway_class(name).display_name for name in registry.GATEWAY_CLASSES}
     return {"invoice": invoice, "live_link": live[-1] if live else None, "trail": trail,
-            "gateway_names": names, "result": None, "error": None, **extra}
+            "gateway_names": names, "result": None, "error": None, "share": share_links(invoice), **extra}
 
 
 @bp.get("/invoices/<int:invoice_id>")
@@ -142,6 +145,17 @@ def detail(invoice_id: int):
     invoice = get_invoice_or_404(invoice_id)
     audit = AuditEvent.for_subject("invoice", invoice.id)
     return render_template("invoices/detail.html", audit=audit, **payment_panel(invoice))
+
+
+@bp.get("/invoices/<int:invoice_id>/status")
+@login_required
+def status(invoice_id: int):
+    """The live status badge; htmx stops polling (286) once the status is final."""
+    invoice = get_invoice_or_404(invoice_id)
+    response = make_response(render_template("invoices/_status.html", invoice=invoice))
+    if invoice.is_final:
+        response.status_code = 286
+    return response
 
 
 @bp.post("/invoices/<int:invoice_id>/payment-link")

@@ -44,6 +44,7 @@ class InvoiceInput:
     lines: list[tuple[str, int, Money]]
     due_date: date | None
     notes: str
+    accept_partial: bool = False
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -156,10 +157,17 @@ def parse_invoice_input(data: dict) -> InvoiceInput:
         except ValueError:
             errors["due_date"] = "must be a date as YYYY-MM-DD"
     notes = _text(data.get("notes"), "notes", errors, required=False, max_len=5000)
+    accept_partial = data.get("accept_partial", False)
+    if accept_partial in ("on", "1", "true"):
+        accept_partial = True
+    elif accept_partial in ("", "0", "false", None):
+        accept_partial = False
+    if not isinstance(accept_partial, bool):
+        errors["accept_partial"] = "must be true or false"
 
     if errors:
         raise InvoiceInputError(errors)
-    return InvoiceInput(name, email, phone, currency, lines, due_date, notes)
+    return InvoiceInput(name, email, phone, currency, lines, due_date, notes, accept_partial)
 
 
 def _find_or_create_customer(data: InvoiceInput) -> Customer:
@@ -189,6 +197,7 @@ def create_invoice(data: InvoiceInput, actor: User, via: str | None = None) -> I
         currency=data.currency,
         due_date=data.due_date,
         notes=data.notes,
+        accept_partial=data.accept_partial,
         created_by_id=actor.id,
     )
     invoice.set_lines(data.lines)
@@ -207,6 +216,7 @@ def update_invoice(invoice: Invoice, data: InvoiceInput, actor: User, via: str |
     invoice.customer = _find_or_create_customer(data)
     invoice.due_date = data.due_date
     invoice.notes = data.notes
+    invoice.accept_partial = data.accept_partial
     AuditEvent.record(actor, "invoice.edited", "invoice", invoice.id,
                       f"total {before} → {invoice.total.format()}", via=via)
     db.session.commit()

@@ -125,6 +125,7 @@ class Invoice(db.Model):
         back_populates="invoice", order_by=InvoiceLine.position, cascade="all, delete-orphan"
     )
     payment_links = relationship("PaymentLink", back_populates="invoice", order_by="PaymentLink.id")
+    payments = relationship("Payment", back_populates="invoice", order_by="Payment.id")
     # Held while one request generates a payment link, so two clicks never create two links.
     link_lock_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Razorpay partial payments (issue 5); the engine passes it on to gateways that support it.

@@ -155,16 +155,16 @@ def _create(invoice, amount, actor_label, requested, started, deadline) -> LinkR
         click.duration_ms = _ms_since(started)
         AuditEvent.record(None, "invoice.payment_link", "invoice", invoice.id,
                           f"{candidate.gateway.display_name} link for {amount.format()}", via=actor_label or None)
+        if _links_to_cancel(invoice.id, row.id):
+            jobs.enqueue("cancel_other_links", invoice_id=invoice.id, keep_id=row.id)
         db.session.commit()
         cache.set(_cache_key(invoice.id, amount), row.id, timeout=current_app.config["PAYMENT_LINK_CACHE_SECONDS"])
-        if _links_to_cancel(invoice.id, row.id):
-            jobs.submit(current_app._get_current_object(), cancel_other_links, invoice.id, row.id)
         return LinkResult(row, cached=False, reason=why, fallback=failed_before, attempts=attempts)
 
     click.outcome, click.reason, click.duration_ms = "failed", "; ".join(notes), _ms_since(started)
-    db.session.commit()
     if any(row.status == LINK_ABANDONED for row in invoice.payment_links):
-        jobs.submit(current_app._get_current_object(), cancel_other_links, invoice.id, None, True)
+        jobs.enqueue("cancel_other_links", invoice_id=invoice.id, keep_id=None, abandoned_only=True)
+    db.session.commit()
     raise NoGatewayAvailable("No payment gateway could create a link right now. " + "; ".join(notes), attempts)
 
 
@@ -390,6 +390,7 @@ def _links_to_cancel(invoice_id: int, keep_id: int) -> bool:
             PaymentLink.status.in_(("created", LINK_ABANDONED)))) > 0
 
 
+@jobs.handler("cancel_other_links")
 def cancel_other_links(invoice_id: int, keep_id: int | None, abandoned_only: bool = False) -> None:
     """Make every other link of the invoice unpayable: superseded live links, and abandoned ones (outcome
     unknown after a timeout) once their gateway answers a lookup. Runs in the background; what still

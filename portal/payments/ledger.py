@@ -1,0 +1,146 @@
+"""Turning verified gateway news into invoice state, exactly once (issue 5).
+
+Three doors lead here: webhooks, the customer's return page, and reconciliation. Each hands over what the
+gateway said; this module checks it against the link and invoice (gateway, currency, amount), records the
+payment under a unique (gateway, payment id), moves the invoice forward only (never backwards, whatever the
+order of arrival), and queues the follow-up work: cancel the invoice's other links once it is paid, capture
+an approved PayPal order.
+"""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import IntegrityError
+
+from .. import jobs
+from ..extensions import db
+from ..models import AuditEvent, Invoice, Payment, PaymentLink, PaymentMismatch
+from ..money import Money
+from .base import (EVENT_APPROVED, EVENT_CANCELLED, EVENT_EXPIRED, EVENT_PAID, EVENT_PARTIALLY_PAID,
+                   GatewayLink, GatewayPayment, PaymentEvent)
+
+log = logging.getLogger("portal.payments.ledger")
+
+# Outcomes, as stored on the delivery and answered to the gateway (all 2xx).
+APPLIED, DUPLICATE, IGNORED, UNKNOWN, MISMATCH, LINK_CLOSED, QUEUED = (
+    "applied", "duplicate", "ignored", "unknown_object", "mismatch", "link_closed", "queued")
+
+
+def find_link(gateway: str, link_id: str | None, reference: str | None) -> PaymentLink | None:
+    if link_id:
+        row = db.session.scalar(db.select(PaymentLink).where(PaymentLink.gateway == gateway,
+                                                             PaymentLink.link_id == link_id))
+        if row is not None:
+            return row
+    if reference:
+        return db.session.scalar(db.select(PaymentLink).where(PaymentLink.gateway == gateway,
+                                                              PaymentLink.reference == reference))
+    return None
+
+
+def apply_event(event: PaymentEvent, source: str = "webhook") -> tuple[str, int | None, str]:
+    """Act on a verified event in the caller's transaction. Returns (outcome, invoice id, detail)."""
+    link = find_link(event.gateway, event.link_id, event.reference)
+    if link is None:
+        log.info("%s event %s about %s: not ours", event.gateway, event.event_id, event.link_id)
+        return UNKNOWN, None, f"no link {event.link_id!r} here"
+    if event.kind in (EVENT_PAID, EVENT_PARTIALLY_PAID) and event.payment is not None:
+        return record_payment(link, event.payment, source, full=event.kind == EVENT_PAID)
+    if event.kind == EVENT_APPROVED:
+        jobs.enqueue("capture_approved", gateway=link.gateway, link_row_id=link.id)
+        return QUEUED, link.invoice_id, "capture queued"
+    if event.kind in (EVENT_EXPIRED, EVENT_CANCELLED):
+        if link.status in ("created", "pending", "abandoned"):  # a late expiry never undoes a payment
+            link.status = "expired" if event.kind == EVENT_EXPIRED else "cancelled"
+            return LINK_CLOSED, link.invoice_id, f"link {event.kind}"
+        return IGNORED, link.invoice_id, f"link already {link.status}"
+    return IGNORED, link.invoice_id, f"{event.event_type}: nothing to do"
+
+
+def record_payment(link: PaymentLink, payment: GatewayPayment, source: str, full: bool = False
+                   ) -> tuple[str, int | None, str]:
+    """Record one payment against the link's invoice, once; check it first."""
+    invoice = db.session.get(Invoice, link.invoice_id, with_for_update=True, populate_existing=True)
+    problem = _mismatch(link, invoice, payment.amount, full)
+    if problem:
+        _flag(link, invoice, payment.payment_id, "amount" if "amount" in problem else "currency", problem, source)
+        return MISMATCH, invoice.id, problem
+    try:
+        with db.session.begin_nested():
+            db.session.add(Payment(invoice_id=invoice.id, payment_link_id=link.id, gateway=link.gateway,
+                                   payment_id=payment.payment_id, currency=payment.amount.currency,
+                                   amount_minor=payment.amount.minor, source=source))
+    except IntegrityError:
+        return DUPLICATE, invoice.id, f"payment {payment.payment_id} already recorded"
+    link.amount_paid_minor = min(link.amount_minor, link.amount_paid_minor + payment.amount.minor)
+    link.status = "paid" if link.amount_paid_minor >= link.amount_minor else "partially_paid"
+    if invoice.status == "void":
+        _flag(link, invoice, payment.payment_id, "paid_void_invoice",
+              f"{payment.amount.format()} arrived for a void invoice: refund it", source)
+        return MISMATCH, invoice.id, "payment for a void invoice"
+    if invoice.status == "draft":
+        invoice.open()
+    invoice.record_payment(payment.amount)
+    AuditEvent.record(None, "invoice.payment", "invoice", invoice.id,
+                      f"{payment.amount.format()} via {link.gateway} ({payment.payment_id}, {source})")
+    if invoice.status == "overpaid":
+        _flag(link, invoice, payment.payment_id, "overpaid",
+              f"paid {invoice.amount_paid.format()} of {invoice.total.format()}: refund the difference", source)
+    if invoice.status in ("paid", "overpaid"):
+        # One invoice, one payment: the links it no longer needs are cancelled in the background.
+        jobs.enqueue("cancel_other_links", invoice_id=invoice.id, keep_id=link.id)
+    log.info("invoice %s: %s via %s (%s) -> %s", invoice.number, payment.amount.format(), link.gateway,
+             source, invoice.status)
+    return APPLIED, invoice.id, f"{payment.amount.format()} recorded; invoice {invoice.status}"
+
+
+def apply_link_state(link_row: PaymentLink, remote: GatewayLink, source: str) -> list[tuple[str, str]]:
+    """Bring a link row in line with what the gateway reports (return pages, reconciliation)."""
+    results = []
+    for payment in remote.payments:
+        outcome, _, detail = record_payment(link_row, payment, source,
+                                            full=len(remote.payments) == 1 and remote.status == "paid")
+        results.append((outcome, detail))
+    if not remote.payments and remote.status in ("expired", "cancelled") and link_row.status in ("created",
+                                                                                                   "abandoned"):
+        link_row.status = remote.status
+        results.append((LINK_CLOSED, remote.status))
+    return results
+
+
+def _mismatch(link: PaymentLink, invoice: Invoice, amount: Money, full: bool) -> str | None:
+    if amount.currency != invoice.currency or amount.currency != link.currency:
+        return f"currency {amount.currency} does not match the invoice's {invoice.currency}"
+    if amount.minor <= 0:
+        return f"amount {amount.format()} is not positive"
+    if full and amount.minor != link.amount_minor - link.amount_paid_minor and amount.minor != link.amount_minor:
+        return f"amount {amount.format()} does not match the link's {link.amount.format()}"
+    if amount.minor > link.amount_minor:
+        return f"amount {amount.format()} is more than the link's {link.amount.format()}"
+    return None
+
+
+def _flag(link: PaymentLink, invoice: Invoice | None, payment_id: str | None, kind: str, detail: str,
+          source: str) -> None:
+    db.session.add(PaymentMismatch(gateway=link.gateway, invoice_id=invoice.id if invoice else None,
+                                   link_id=link.link_id, payment_id=payment_id, kind=kind, detail=detail,
+                                   source=source))
+    log.warning("%s mismatch on %s: %s", link.gateway, link.link_id, detail)
+
+
+@jobs.handler("capture_approved")
+def capture_approved(gateway: str, link_row_id: int) -> None:
+    """PayPal's CHECKOUT.ORDER.APPROVED: capture now, unless the invoice no longer needs the money."""
+    from flask import current_app
+
+    from . import registry
+
+    link = db.session.get(PaymentLink, link_row_id)
+    invoice = db.session.get(Invoice, link.invoice_id)
+    if invoice.status in ("paid", "overpaid", "void") or link.status in ("paid", "cancelled", "expired"):
+        log.info("not capturing %s: invoice %s is %s", link.link_id, invoice.number, invoice.status)
+        return
+    adapter = registry.get_gateway(gateway, current_app.config)
+    remote = adapter.capture_order(link.link_id, link.reference, adapter.settings.timeout)
+    apply_link_state(link, remote, "capture")
+    db.session.commit()
