@@ -20,7 +20,7 @@ from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from portal import create_app, jobs
+from portal import create_app
 from portal.config import load_config
 from sandbox import Sandbox, SandboxConfig
 from portal.extensions import db

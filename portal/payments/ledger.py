@@ -60,7 +60,9 @@ def apply_event(event: PaymentEvent, source: str = "webhook") -> tuple[str, int 
 def record_payment(link: PaymentLink, payment: GatewayPayment, source: str, full: bool = False
                    ) -> tuple[str, int | None, str]:
     """Record one payment against the link's invoice, once; check it first."""
-    invoice = db.session.get(Invoice, link.invoice_id, with_for_update=True, populate_existing=True)
+    # Lock the invoice row (PostgreSQL: other workers applying other payments wait here), then read it fresh.
+    db.session.execute(db.select(Invoice.id).where(Invoice.id == link.invoice_id).with_for_update())
+    invoice = db.session.get(Invoice, link.invoice_id, populate_existing=True)
     problem = _mismatch(link, invoice, payment.amount, full)
     if problem:
         _flag(link, invoice, payment.payment_id, "amount" if "amount" in problem else "currency", problem, source)
