@@ -316,6 +316,8 @@ def live_server(app):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    # Return and callback URLs handed to gateways must lead back to this server.
+    app.config["FRONTEND_URL"] = f"http://127.0.0.1:{server.server_port}"
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(5)
