@@ -35,6 +35,7 @@ test: install browser
 bench: install
 	$(PY) bench/invoice_list.py
 	$(PY) bench/link_creation.py
+	$(PY) bench/webhook_throughput.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
