@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app
 
 from ..extensions import db
-from ..models import GatewayAttempt, LinkClick, PaymentLink
+from ..models import GatewayAttempt, LinkClick, Payment, PaymentLink, WebhookDelivery
 from ..money import Money
 from . import registry, routing
 from .engine import breaker
@@ -56,8 +56,19 @@ def gateway_health(name: str) -> dict:
         "last_error": None if last_error is None else {
             "at": last_error.created_at.isoformat(), "kind": last_error.error_kind,
             "code": last_error.error_code, "message": last_error.message},
-        "last_webhook_at": None,  # webhooks arrive with issue 5
+        "last_webhook_at": _iso(db.session.scalar(
+            db.select(db.func.max(WebhookDelivery.received_at)).where(WebhookDelivery.gateway == name,
+                                                                       WebhookDelivery.verified.is_(True)))),
     }
+
+
+def _iso(value):
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite's max() hands back a naive UTC value
+        from datetime import timezone
+        value = value.replace(tzinfo=timezone.utc)
+    return value.isoformat()
 
 
 def get_payment_statistics() -> dict:
@@ -72,8 +83,7 @@ def get_payment_statistics() -> dict:
     retry_successes = count(retries_q.where(GatewayAttempt.outcome == "success"))
     collected: dict[str, str] = {}
     for currency, paid in db.session.execute(
-            db.select(PaymentLink.currency, db.func.sum(PaymentLink.amount_paid_minor))
-            .where(PaymentLink.amount_paid_minor > 0).group_by(PaymentLink.currency)):
+            db.select(Payment.currency, db.func.sum(Payment.amount_minor)).group_by(Payment.currency)):
         collected[currency] = Money(int(paid), currency).decimal_string()
     return {
         "total_gateways": len(names),

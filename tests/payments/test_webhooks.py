@@ -295,3 +295,16 @@ def test_a_late_expiry_never_moves_a_paid_invoice_back(pay_app, client, make_inv
     assert response.status_code == 200
     assert db.session.get(Invoice, invoice.id).status == "paid"
     assert db.session.get(PaymentLink, link.id).status == "paid"
+
+
+def test_statistics_count_money_collected_and_the_last_webhook(hooked, make_invoice, control, api):
+    invoice, link = new_link(make_invoice, "razorpay")
+    pay(control, link)
+    assert wait_for(lambda: db.session.get(Invoice, invoice.id).status == "paid")
+    stats = api.get("/payments/statistics").get_json()
+    assert stats["links_paid"] == 1 and stats["collected"] == {"INR": "2469.00"}
+    gateways = {g["name"]: g for g in api.get("/gateways").get_json()}
+    assert gateways["razorpay"]["last_webhook_at"] is not None and gateways["stripe"]["last_webhook_at"] is None
+    shown = api.get(f"/invoices/{invoice.id}").get_json()
+    assert shown["status"] == "paid" and shown["payments"][0]["amount"] == "2469.00"
+    assert shown["payments"][0]["gateway"] == "razorpay" and shown["paid_at"]

@@ -1,0 +1,64 @@
+"""Background jobs live in the database: they survive a restart, retry with backoff, and run once."""
+import json
+from datetime import timedelta
+
+from portal import jobs
+from portal.extensions import db
+from portal.models import Job, utcnow
+
+RUNS = []
+
+
+@jobs.handler("test_record")
+def record(value):
+    RUNS.append(value)
+
+
+@jobs.handler("test_flaky")
+def flaky(value):
+    RUNS.append(value)
+    if len([r for r in RUNS if r == value]) < 2:
+        raise RuntimeError("gateway still down")
+
+
+def test_a_queued_job_runs_after_a_restart(app, tmp_path, database_url):
+    RUNS.clear()
+    jobs.enqueue("test_record", value="kept")
+    db.session.commit()  # the web process dies here, before any worker ran it
+    from portal import create_app
+
+    restarted = create_app({"INSTANCE_PATH": str(tmp_path / "again"), "SQLALCHEMY_DATABASE_URI": database_url,
+                            "SECRET_KEY": "x"})
+    with restarted.app_context():
+        assert jobs.run_pending() == 1
+        assert jobs.run_pending() == 0  # once
+    assert RUNS == ["kept"]
+
+
+def test_a_failing_job_is_retried_later_and_then_succeeds(app):
+    RUNS.clear()
+    jobs.enqueue("test_flaky", value="v")
+    db.session.commit()
+    assert jobs.run_pending() == 1
+    job = db.session.scalars(db.select(Job)).one()
+    assert job.status == "queued" and "gateway still down" in job.last_error and job.run_after > utcnow()
+    job.run_after = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert jobs.run_pending() == 1
+    assert db.session.scalars(db.select(Job)).one().status == "done" and RUNS == ["v", "v"]
+
+
+def test_a_job_left_running_by_a_dead_process_is_picked_up_again(app):
+    RUNS.clear()
+    db.session.add(Job(kind="test_record", payload=json.dumps({"value": "orphan"}), status="running",
+                       attempts=1, updated_at=utcnow() - timedelta(seconds=jobs.JOB_STALE_SECONDS + 5)))
+    db.session.commit()
+    assert jobs.run_pending() == 1 and RUNS == ["orphan"]
+
+
+def test_the_worker_queues_periodic_reconciliation(app):
+    app.config["RECONCILE_INTERVAL_SECONDS"] = 60
+    jobs._last_reconcile["at"] = None
+    jobs._maybe_reconcile(app)
+    jobs._maybe_reconcile(app)  # not again within the interval
+    assert [j.kind for j in db.session.scalars(db.select(Job))] == ["reconcile"]
