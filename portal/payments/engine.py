@@ -323,9 +323,12 @@ def _reusable_link(invoice: Invoice, amount: Money, requested: str | None) -> Pa
         if row is not None and row.is_live(fresh_until) and (requested in (None, row.gateway)):
             return row
         cache.delete(_cache_key(invoice.id, amount))
+    # A link whose unpaid part is exactly what is due: a fresh one, or one already paid in part (Razorpay
+    # partial payments), which the customer can keep paying instead of getting a second live link.
     stmt = (db.select(PaymentLink)
             .where(PaymentLink.invoice_id == invoice.id, PaymentLink.currency == amount.currency,
-                   PaymentLink.amount_minor == amount.minor, PaymentLink.status.in_(("created", "partially_paid")),
+                   PaymentLink.amount_minor - PaymentLink.amount_paid_minor == amount.minor,
+                   PaymentLink.status.in_(("created", "partially_paid")),
                    PaymentLink.expires_at > fresh_until)
             .order_by(PaymentLink.id.desc()))
     if requested:
@@ -387,7 +390,7 @@ def _links_to_cancel(invoice_id: int, keep_id: int) -> bool:
     return db.session.scalar(
         db.select(db.func.count(PaymentLink.id)).where(
             PaymentLink.invoice_id == invoice_id, PaymentLink.id != keep_id,
-            PaymentLink.status.in_(("created", LINK_ABANDONED)))) > 0
+            PaymentLink.status.in_(("created", "partially_paid", LINK_ABANDONED)))) > 0
 
 
 @jobs.handler("cancel_other_links")
@@ -396,7 +399,9 @@ def cancel_other_links(invoice_id: int, keep_id: int | None, abandoned_only: boo
     unknown after a timeout) once their gateway answers a lookup. Runs in the background; what still
     cannot be reached stays `abandoned` for the next run (and reconciliation)."""
     invoice = db.session.get(Invoice, invoice_id)
-    statuses = (LINK_ABANDONED,) if abandoned_only else ("created", LINK_ABANDONED)
+    # A link paid in part is cancelled too once superseded: what it took is recorded, and it must not
+    # take the rest a second time beside its successor.
+    statuses = (LINK_ABANDONED,) if abandoned_only else ("created", "partially_paid", LINK_ABANDONED)
     rows = db.session.scalars(
         db.select(PaymentLink).where(PaymentLink.invoice_id == invoice_id, PaymentLink.id != (keep_id or -1),
                                      PaymentLink.status.in_(statuses))
@@ -415,8 +420,6 @@ def cancel_other_links(invoice_id: int, keep_id: int | None, abandoned_only: boo
                     db.session.commit()
                     continue
                 _apply(row, found)
-            if row.status == "partially_paid":
-                continue  # money was taken through it; reconciliation decides, not a cancel
             cancelled = _call(gateway, "cancel", 1, build_request(invoice, row), None, [],
                               lambda: gateway.cancel_link(row.link_id, timeout))
             row.status = cancelled.status if cancelled is not None else "cancelled"

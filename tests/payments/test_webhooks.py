@@ -279,8 +279,15 @@ def test_after_a_part_payment_the_next_link_asks_only_for_what_is_due(hooked, ma
     invoice, link = new_link(make_invoice, "razorpay", accept_partial=True)
     pay(control, link, amount_minor=100000)
     assert wait_for(lambda: db.session.get(Invoice, invoice.id).status == "partially_paid")
+    # The part-paid Razorpay link still takes exactly what is due: it is the one live link.
+    again = engine.generate_link(db.session.get(Invoice, invoice.id))
+    assert again.cached and again.link.id == link.id
     nxt = engine.generate_link(db.session.get(Invoice, invoice.id), requested="stripe").link
     assert nxt.amount_minor == 146900
+    jobs.run_pending()  # the part-paid Razorpay link is superseded: cancelled, its payment kept
+    assert db.session.get(PaymentLink, link.id).status == "cancelled"
+    assert [l.id for l in db.session.get(Invoice, invoice.id).payment_links if l.is_live()] == [nxt.id]
+    assert db.session.get(Invoice, invoice.id).amount_paid_minor == 100000
 
 
 def test_a_late_expiry_never_moves_a_paid_invoice_back(pay_app, client, make_invoice, control):
