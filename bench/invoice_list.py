@@ -80,6 +80,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=30)
     args = parser.parse_args()
 
+    os.environ["JOBS_IN_PROCESS"] = "0"  # no background worker competing with the timed requests
     workdir = Path(tempfile.mkdtemp(prefix="hisabpro-bench-"))
     url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{workdir / 'bench.db'}"
     app = create_app({"INSTANCE_PATH": str(workdir), "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
