@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from datetime import timedelta
 
@@ -25,7 +26,7 @@ HANDLERS: dict[str, callable] = {}
 MAX_ATTEMPTS = 8
 JOB_STALE_SECONDS = 300
 _wake = threading.Event()
-_started: set[int] = set()
+_started: set[tuple[int, int]] = set()
 _started_lock = threading.Lock()
 
 
@@ -105,11 +106,12 @@ def _run(job: Job) -> None:
 
 
 def start_worker(app: Flask, interval: float = 2.0) -> None:
-    """One worker thread per process (idempotent), woken early when a job is queued here."""
+    """One worker thread per process and app (idempotent), woken early when a job is queued here."""
+    key = (os.getpid(), id(app))
     with _started_lock:
-        if id(app) in _started:
+        if key in _started:
             return
-        _started.add(id(app))
+        _started.add(key)
 
     def loop():
         while True:
@@ -149,8 +151,15 @@ def _maybe_reconcile(app: Flask) -> None:
 
 
 def init_app(app: Flask) -> None:
-    if app.config.get("JOBS_IN_PROCESS"):
-        start_worker(app)
+    """Start the worker with the first request a process serves: not in CLI commands (which may run
+    before the jobs table exists), and after gunicorn forks (threads do not survive a fork)."""
+    if not app.config.get("JOBS_IN_PROCESS"):
+        return
+
+    @app.before_request
+    def ensure_worker():
+        if (os.getpid(), id(app)) not in _started:
+            start_worker(app)
 
 
 def queue_depth() -> int:

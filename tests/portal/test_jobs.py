@@ -62,3 +62,16 @@ def test_the_worker_queues_periodic_reconciliation(app):
     jobs._maybe_reconcile(app)
     jobs._maybe_reconcile(app)  # not again within the interval
     assert [j.kind for j in db.session.scalars(db.select(Job))] == ["reconcile"]
+
+
+def test_the_worker_starts_with_the_first_request_not_with_cli_commands(tmp_path, database_url, migrated,
+                                                                        monkeypatch):
+    from portal import create_app
+
+    monkeypatch.setenv("JOBS_IN_PROCESS", "1")
+    started = []
+    monkeypatch.setattr(jobs, "start_worker", lambda app, interval=2.0: started.append(app))
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "x"})
+    assert started == []  # `flask db upgrade` and friends build the app too, before tables exist
+    app.test_client().get("/login")
+    assert started == [app]
