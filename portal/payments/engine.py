@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -108,19 +109,37 @@ def generate_link(invoice: Invoice, actor_label: str = "", requested: str | None
             return LinkResult(reused, cached=True, reason=click.reason)
         raise NoGatewayAvailable("Another request is still creating this invoice's link; try again.", [])
     try:
-        reused = _reusable_link(invoice, amount, requested)  # made while we waited for the lock
-        if reused is not None:
-            click = _record_click(invoice, actor_label, requested, "reused", started, link=reused,
-                                  reason="made by a simultaneous request")
-            return LinkResult(reused, cached=True, reason=click.reason)
-        if invoice.status == "draft":
-            invoice.open()
-            AuditEvent.record(None, "invoice.opened", "invoice", invoice.id,
-                              "issued when its first payment link was generated", via=actor_label or None)
-            db.session.commit()
-        return _create(invoice, amount, actor_label, requested, started, deadline)
+        with _objects_kept_across_commits():
+            db.session.refresh(invoice)  # what is true now that we hold the invoice
+            if invoice.is_final:
+                _record_click(invoice, actor_label, requested, "refused", started,
+                              reason=f"invoice became {invoice.status}")
+                raise LinkRefused(f"{invoice.number} is {invoice.status.replace('_', ' ')}: there is nothing to pay.")
+            amount = invoice.amount_due
+            reused = _reusable_link(invoice, amount, requested)  # made while we waited for the lock
+            if reused is not None:
+                click = _record_click(invoice, actor_label, requested, "reused", started, link=reused,
+                                      reason="made by a simultaneous request")
+                return LinkResult(reused, cached=True, reason=click.reason)
+            if invoice.status == "draft":
+                invoice.open()
+                AuditEvent.record(None, "invoice.opened", "invoice", invoice.id,
+                                  "issued when its first payment link was generated", via=actor_label or None)
+                db.session.commit()
+            return _create(invoice, amount, actor_label, requested, started, deadline)
     finally:
         _release_lock(invoice.id)
+
+
+@contextmanager
+def _objects_kept_across_commits():
+    """While we hold the invoice, the rows we write are ours: skip reloading them after every commit."""
+    session = db.session()
+    previous, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = previous
 
 
 def _create(invoice, amount, actor_label, requested, started, deadline) -> LinkResult:
