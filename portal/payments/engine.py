@@ -388,19 +388,11 @@ def _release_lock(invoice_id: int) -> None:
 
 
 def _breaker_allows_retry(name: str) -> bool:
-    setting = routing.settings_by_name().get(name)
-    if setting is not None and setting.forced_breaker:
-        return setting.forced_breaker == "closed"
-    return breaker().state(name) == "closed"
+    return routing.breaker_state(name, breaker(), routing.settings_by_name()) == "closed"
 
 
 def _breaker_allows(name: str) -> bool:
-    setting = routing.settings_by_name().get(name)
-    if setting is not None and setting.forced_breaker == "closed":
-        return True
-    if setting is not None and setting.forced_breaker == "open":
-        return False
-    return breaker().allow(name)
+    return routing.breaker_admits(name, breaker(), routing.settings_by_name())
 
 
 # ---- links left behind ---------------------------------------------------------------------------
@@ -430,16 +422,17 @@ def cancel_other_links(invoice_id: int, keep_id: int | None, abandoned_only: boo
         if gateway is None:
             continue
         timeout = gateway.settings.timeout
+        request = build_request(invoice, row)
         try:
             if row.status == LINK_ABANDONED:
-                found = _call(gateway, "find", 1, build_request(invoice, row), None, [],
-                              lambda: gateway.find_link(build_request(invoice, row), timeout))
+                found = _call(gateway, "find", 1, request, None, [],
+                              lambda: gateway.find_link(request, timeout))
                 if found is None:
                     row.status = LINK_FAILED  # the gateway never made it
                     db.session.commit()
                     continue
                 _apply(row, found)
-            cancelled = _call(gateway, "cancel", 1, build_request(invoice, row), None, [],
+            cancelled = _call(gateway, "cancel", 1, request, None, [],
                               lambda: gateway.cancel_link(row.link_id, timeout))
             row.status = cancelled.status if cancelled is not None else "cancelled"
             db.session.commit()

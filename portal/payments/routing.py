@@ -53,9 +53,19 @@ def settings_by_name() -> dict[str, GatewaySetting]:
     return {s.name: s for s in db.session.scalars(db.select(GatewaySetting))}
 
 
+def _forced(name: str, settings: Mapping[str, GatewaySetting]) -> str | None:
+    return settings[name].forced_breaker if name in settings else None
+
+
 def breaker_state(name: str, breaker: CircuitBreaker, settings: Mapping[str, GatewaySetting]) -> str:
-    forced = settings.get(name) and settings[name].forced_breaker
-    return forced or breaker.state(name)
+    """The breaker as callers must treat it: an admin's forced state wins over the automatic one."""
+    return _forced(name, settings) or breaker.state(name)
+
+
+def breaker_admits(name: str, breaker: CircuitBreaker, settings: Mapping[str, GatewaySetting]) -> bool:
+    """May a call go out now? Forced states win; in half-open only one caller gets the probe."""
+    forced = _forced(name, settings)
+    return forced == "closed" if forced else breaker.allow(name)
 
 
 def plan(amount: Money, config: Mapping, breaker: CircuitBreaker,

@@ -2,7 +2,7 @@
 import re
 
 from portal.extensions import db
-from portal.models import Invoice, PaymentLink
+from portal.models import Invoice
 from portal.money import Money
 from tests.conftest import gateway_objects
 
