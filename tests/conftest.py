@@ -30,7 +30,8 @@ from portal.users.accounts import create_user
 # Background jobs run only when a test says so (jobs.run_pending()), never in a thread behind its back.
 os.environ["JOBS_IN_PROCESS"] = "0"
 
-REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference"
+# Gateway reference data vendored from the gateways' public repositories (sources, licences: its README).
+REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Flags for a machine with no outside network: no background calls home, no GPU, no sandbox as root.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

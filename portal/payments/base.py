@@ -1,7 +1,7 @@
 """What every gateway adapter is: facts declared as data, and a small set of verbs.
 
 Each gateway is one package (`portal/payments/<name>/`) with a pure `translate.py` (request parameters,
-response and error mapping; tested against `../shared/reference/`) and a thin `client.py` that does the
+response and error mapping; tested against `tests/reference/`) and a thin `client.py` that does the
 I/O through the official SDK or REST API. The engine only ever speaks the verbs below, so adding a gateway
 is one new package plus one line in `registry.py`.
 

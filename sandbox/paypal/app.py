@@ -2,7 +2,7 @@
 PayPal-Request-Id idempotency, the buyer approval page, webhook signing and
 POST /v1/notifications/verify-webhook-signature.
 
-Facts: https://developer.paypal.com/docs/api/orders/v2/ and ../shared/reference/paypal/*.json
+Facts: https://developer.paypal.com/docs/api/orders/v2/ and tests/reference/paypal/*.json
 (request/response schemas), https://developer.paypal.com/api/rest/authentication/ (tokens),
 https://developer.paypal.com/api/rest/reference/idempotency/ (PayPal-Request-Id),
 https://developer.paypal.com/api/rest/webhooks/rest/ (signature headers and verification).

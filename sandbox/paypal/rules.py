@@ -2,7 +2,7 @@
 
 Currencies and no-decimal currencies: https://developer.paypal.com/reference/currency-codes/
 (no INR; HUF, JPY, TWD take no decimals). Error names, issues and messages follow the schemas in
-../shared/reference/paypal/checkout_orders_v2.json (error_400, error_404, error_422, ...)."""
+tests/reference/paypal/checkout_orders_v2.json (error_400, error_404, error_422, ...)."""
 
 from __future__ import annotations
 

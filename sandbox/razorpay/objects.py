@@ -1,4 +1,4 @@
-"""Razorpay entities. Keys follow ../shared/reference/razorpay/fake_payment_link.json (payment link),
+"""Razorpay entities. Keys follow tests/reference/razorpay/fake_payment_link.json (payment link),
 fake_payment_authorized_webhook.json (payment, event envelope) and the Orders API entity
 (https://razorpay.com/docs/api/orders/entity/)."""
 

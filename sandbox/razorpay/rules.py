@@ -1,8 +1,8 @@
 """Field rules of POST /v1/payment_links and PATCH /v1/payment_links/{id}
-(https://razorpay.com/docs/api/payments/payment-links/create-standard/ and .../update/; summarised in
-../shared/GATEWAY-FACTS.md). Errors use Razorpay's envelope (https://razorpay.com/docs/errors/):
+(https://razorpay.com/docs/api/payments/payment-links/create-standard/ and .../update/). Errors use
+Razorpay's envelope (https://razorpay.com/docs/errors/):
 `{"error": {"code", "description", "field", "source", "step", "reason", "metadata"}}`, the keys of
-../shared/reference/razorpay/bad_request_error.json plus the ones the live API adds."""
+tests/reference/razorpay/bad_request_error.json plus the ones the live API adds."""
 
 from __future__ import annotations
 

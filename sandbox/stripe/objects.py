@@ -1,5 +1,5 @@
 """Stripe objects as the API returns them. Key sets follow the canonical examples in
-../shared/reference/stripe/fixtures3.json (stripe/openapi), resources "checkout.session",
+tests/reference/stripe/fixtures3.json (stripe/openapi), resources "checkout.session",
 "payment_intent" and "event"; values follow what a hosted-mode payment Checkout Session looks like."""
 
 from __future__ import annotations

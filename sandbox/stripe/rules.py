@@ -1,5 +1,5 @@
 """Stripe amount rules (https://docs.stripe.com/currencies, "Zero-decimal", "Three-decimal",
-"Minimum and maximum charge amounts"); the lists match ../shared/GATEWAY-FACTS.md."""
+"Minimum and maximum charge amounts")."""
 
 from __future__ import annotations
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -16,9 +15,9 @@ from portal.payments import base
 from portal.payments.base import GatewayError, LinkRequest
 from portal.payments.paypal import PayPalGateway
 from portal.payments.paypal import translate
+from tests.conftest import REFERENCE_DIR
 
-SPEC = json.loads((Path(__file__).resolve().parents[3] / "shared" / "reference" / "paypal"
-                   / "checkout_orders_v2.json").read_text())
+SPEC = json.loads((REFERENCE_DIR / "paypal" / "checkout_orders_v2.json").read_text())
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 API = "https://api-m.sandbox.paypal.com/v2/checkout/orders/5O190127TN364715T"
 

@@ -9,7 +9,6 @@ import zlib
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from itertools import count
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -23,9 +22,10 @@ from portal.money import Money
 from portal.payments import base
 from portal.payments.base import GatewayError, GatewayPayment, LinkRequest, WebhookRejected
 from portal.payments.paypal import PayPalGateway, webhooks
+from tests.conftest import REFERENCE_DIR
 
 TIMEOUT = 2.0
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "paypal"
+REFERENCE = REFERENCE_DIR / "paypal"
 NOTIFICATIONS = json.loads((REFERENCE / "notifications_webhooks_v1.json").read_text())
 PAYMENTS = json.loads((REFERENCE / "payments_payment_v2.json").read_text())
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)

@@ -1,7 +1,7 @@
 """PayPal Orders v2, pure: request bodies, order -> GatewayLink, status mapping, failures -> GatewayError.
 
 No I/O here: `client.py` sends what this module builds and hands back what PayPal answered.
-Schemas: ../shared/reference/paypal/checkout_orders_v2.json (order_request, order, error_4xx/5xx).
+Schemas: tests/reference/paypal/checkout_orders_v2.json (order_request, order, error_4xx/5xx).
 """
 from __future__ import annotations
 

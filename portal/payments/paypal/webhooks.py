@@ -4,7 +4,7 @@ event JSON -> PaymentEvent. No I/O here: `client.py` fetches the certificate or 
 Facts: https://developer.paypal.com/api/rest/webhooks/rest/ (headers; the message is
 `transmission_id|transmission_time|webhook_id|crc32(raw body)`, CRC-32 as an unsigned decimal, signed
 SHA256withRSA = PKCS#1 v1.5 over SHA-256), GATEWAY-FACTS (PayPal section), and the `event` and
-`verify_webhook_signature` schemas in ../shared/reference/paypal/notifications_webhooks_v1.json.
+`verify_webhook_signature` schemas in tests/reference/paypal/notifications_webhooks_v1.json.
 """
 from __future__ import annotations
 

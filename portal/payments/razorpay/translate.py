@@ -1,8 +1,7 @@
 """Razorpay Payment Links <-> our terms. Pure: no I/O, no clock (callers pass `now`).
 
-Field names follow ../shared/reference/razorpay/init_payment_link.json (create request) and
-fake_payment_link.json (entity); rules from https://razorpay.com/docs/api/payments/payment-links/create-standard/
-as summarised in ../shared/GATEWAY-FACTS.md (Razorpay section).
+Field names follow tests/reference/razorpay/init_payment_link.json (create request) and
+fake_payment_link.json (entity); rules from https://razorpay.com/docs/api/payments/payment-links/create-standard/.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Envelope: `{"entity": "event", "event": "payment_link.paid", "contains": [...], "created_at",
 "payload": {"payment_link": {"entity": {...}}, "order": {"entity": {...}}, "payment": {"entity": {...}}}}`
-(GATEWAY-FACTS, Razorpay section; ../shared/reference/razorpay/fake_payment_authorized_webhook.json;
+(GATEWAY-FACTS, Razorpay section; tests/reference/razorpay/fake_payment_authorized_webhook.json;
 https://razorpay.com/docs/webhooks/payloads/payment-links/).
 """
 from __future__ import annotations
