@@ -1,4 +1,5 @@
 """WSGI entry point: `gunicorn 'wsgi:app'`, `flask --app wsgi …`."""
 from portal import create_app
+from portal.config import exit_on_config_error
 
-app = create_app()
+app = exit_on_config_error(create_app)

@@ -5,9 +5,10 @@ import logging
 import os
 from pathlib import Path
 
+import click
 from flask import Flask
 
-from .config import DEFAULT_INSTANCE_PATH, load_config
+from .config import DEBUG_IN_PRODUCTION, DEFAULT_INSTANCE_PATH, ConfigError, load_config
 from .extensions import cache, csrf, db, limiter, login_manager, migrate
 
 
@@ -19,6 +20,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_mapping(load_config(instance_path))
     if config:
         app.config.from_mapping(config)
+    _refuse_debugger_in_production(app)
     logging.getLogger("portal").setLevel(app.config.get("LOG_LEVEL", "INFO"))
 
     db.init_app(app)
@@ -48,3 +50,13 @@ def create_app(config: dict | None = None) -> Flask:
     cli.init_app(app)
     jobs.init_app(app)
     return app
+
+
+def _refuse_debugger_in_production(app: Flask) -> None:
+    """The Werkzeug debugger runs arbitrary code for whoever reaches it: never in production. Debug mode
+    comes from FLASK_DEBUG or the DEBUG setting; `flask run --debugger` asks for the debugger on its own."""
+    if app.config["PORTAL_ENV"] != "production":
+        return
+    command = click.get_current_context(silent=True)
+    if app.debug or (command is not None and command.info_name == "run" and command.params.get("debugger")):
+        raise ConfigError(DEBUG_IN_PRODUCTION)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from dotenv import load_dotenv
 
@@ -16,6 +18,29 @@ DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed; the message is one line an operator can act on."""
+
+
+DEBUG_IN_PRODUCTION = ("PORTAL_ENV=production refuses debug mode (FLASK_DEBUG, flask run --debug or --debugger): "
+                       "the Werkzeug debugger runs code for whoever reaches it; unset FLASK_DEBUG")
+# gunicorn's exit status for "App failed to load": its master then stops instead of restarting the worker.
+APP_LOAD_ERROR = 4
+
+Built = TypeVar("Built")
+
+
+def exit_on_config_error(build: Callable[[], Built]) -> Built:
+    """Start-up for an entry point (wsgi.py, gunicorn.conf.py): a ConfigError ends the process with its one
+    line on stderr, not a traceback."""
+    try:
+        return build()
+    except ConfigError as error:
+        print(f"hisabpro: cannot start: {error}", file=sys.stderr)
+        raise SystemExit(APP_LOAD_ERROR) from None
+
+
+def debug_flag(env: dict) -> bool:
+    """FLASK_DEBUG read the way Flask reads it (`flask run --debug` sets it too)."""
+    return (env.get("FLASK_DEBUG") or "").lower() not in ("", "0", "false", "no")
 
 
 def _int(env: dict, name: str, default: int, minimum: int = 0) -> int:
@@ -90,6 +115,8 @@ def load_config(instance_path: Path | None = None, environ: dict | None = None) 
     if portal_env not in ("development", "production", "test"):
         raise ConfigError(f"PORTAL_ENV must be development, production or test, got {portal_env!r}")
     production = portal_env == "production"
+    if production and debug_flag(env):
+        raise ConfigError(DEBUG_IN_PRODUCTION)
     redis_url = env.get("REDIS_URL") or None
 
     return {
