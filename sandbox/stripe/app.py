@@ -24,16 +24,32 @@ from werkzeug.wrappers import Request, Response
 from ..config import STRIPE_API_VERSION
 from ..gateway import Gateway, GatewayError, page
 from . import objects, rules
-from .params import Bool, Int, List, Metadata, Obj, Str, check_params, decode_form, invalid_request
+from .params import (AnyHash, Bool, Decimal, Int, List, Metadata, Obj, OrEmpty, Str, check_params, decode_form,
+                     invalid_request)
 
+# Parameters of POST /v1/checkout/sessions the sandbox understands (https://docs.stripe.com/api/checkout/sessions/create;
+# names and choices as in stripe-python 16.1.0's generated stripe/params/checkout/_session_create_params.py). Anything
+# else is refused as unknown, as Stripe does, so a misspelt parameter fails here before it fails at Stripe.
 PRODUCT_DATA = Obj({"name": Str(), "description": Str(), "images": List(Str()), "metadata": Metadata(),
-                    "tax_code": Str()}, required=("name",))
-PRICE_DATA = Obj({"currency": Str(), "unit_amount": Int(), "product_data": PRODUCT_DATA, "product": Str(),
+                    "tax_code": Str(), "unit_label": Str(max_len=12)}, required=("name",))
+PRICE_DATA = Obj({"currency": Str(), "unit_amount": Int(), "unit_amount_decimal": Decimal(),
+                  "product_data": PRODUCT_DATA, "product": Str(),
                   "tax_behavior": Str(choices=("exclusive", "inclusive", "unspecified"))},
                  required=("currency",))
-LINE_ITEM = Obj({"price_data": PRICE_DATA, "price": Str(), "quantity": Int(),
-                 "adjustable_quantity": Obj({"enabled": Bool(), "minimum": Int(), "maximum": Int()})})
-# Parameters of POST /v1/checkout/sessions the sandbox understands (https://docs.stripe.com/api/checkout/sessions/create).
+LINE_ITEM = Obj({"price_data": PRICE_DATA, "price": Str(), "quantity": Int(), "metadata": Metadata(),
+                 "adjustable_quantity": Obj({"enabled": Bool(), "minimum": Int(), "maximum": Int()},
+                                            required=("enabled",))})
+UI_MODES = ("elements", "embedded_page", "form", "hosted_page")  # hosted_page is the default
+LIABILITY = Obj({"account": Str(), "type": Str(choices=("account", "self"))}, required=("type",))
+CUSTOM_TEXT = OrEmpty(Obj({"message": Str(max_len=1200)}, required=("message",)))
+# Options per payment method type; the sandbox only takes cards, so it keeps these without reading them.
+PAYMENT_METHOD_OPTIONS = Obj({name: AnyHash() for name in (
+    "acss_debit", "affirm", "afterpay_clearpay", "alipay", "alma", "amazon_pay", "au_becs_debit", "bacs_debit",
+    "bancontact", "billie", "blik", "boleto", "card", "cashapp", "crypto", "customer_balance", "demo_pay", "eps",
+    "fpx", "giropay", "grabpay", "ideal", "kakao_pay", "klarna", "konbini", "kr_card", "link", "mobilepay",
+    "multibanco", "naver_pay", "oxxo", "p24", "pay_by_bank", "payco", "paynow", "paypal", "payto", "pix",
+    "revolut_pay", "samsung_pay", "satispay", "scalapay", "sepa_debit", "sequra", "sofort", "sunbit", "swish",
+    "twint", "upi", "us_bank_account", "wechat_pay")})
 SESSION_CREATE = Obj({
     "mode": Str(choices=("payment", "setup", "subscription")),
     "line_items": List(LINE_ITEM),
@@ -50,10 +66,27 @@ SESSION_CREATE = Obj({
     "billing_address_collection": Str(choices=("auto", "required")),
     "phone_number_collection": Obj({"enabled": Bool()}, required=("enabled",)),
     "allow_promotion_codes": Bool(),
-    "ui_mode": Str(choices=("hosted",)),
+    "ui_mode": Str(choices=UI_MODES),
     "payment_intent_data": Obj({"description": Str(), "metadata": Metadata(), "receipt_email": Str(),
                                 "statement_descriptor": Str(max_len=22), "statement_descriptor_suffix": Str(max_len=22),
                                 "capture_method": Str(choices=("automatic", "automatic_async", "manual"))}),
+    "automatic_tax": Obj({"enabled": Bool(), "liability": LIABILITY}, required=("enabled",)),
+    "invoice_creation": Obj({"enabled": Bool(), "invoice_data": Obj({
+        "account_tax_ids": List(Str()),
+        "custom_fields": List(Obj({"name": Str(max_len=40), "value": Str(max_len=140)}, required=("name", "value"))),
+        "description": Str(max_len=1500), "footer": Str(max_len=5000), "issuer": LIABILITY, "metadata": Metadata(),
+        "rendering_options": OrEmpty(Obj({"amount_tax_display": Str(choices=("exclude_tax", "include_inclusive_tax")),
+                                          "template": Str()})),
+    })}, required=("enabled",)),
+    "payment_method_options": PAYMENT_METHOD_OPTIONS,
+    "custom_text": Obj({"after_submit": CUSTOM_TEXT, "shipping_address": CUSTOM_TEXT, "submit": CUSTOM_TEXT,
+                        "terms_of_service_acceptance": CUSTOM_TEXT}),
+    "after_expiration": Obj({"recovery": Obj({"allow_promotion_codes": Bool(), "enabled": Bool()},
+                                             required=("enabled",))}),
+    "consent_collection": Obj({"payment_method_reuse_agreement": Obj({"position": Str(choices=("auto", "hidden"))},
+                                                                     required=("position",)),
+                               "promotions": Str(choices=("auto", "none")),
+                               "terms_of_service": Str(choices=("none", "required"))}),
     "expand": List(Str()),
 })
 EXPAND_ONLY = Obj({"expand": List(Str())})
@@ -229,11 +262,14 @@ class StripeGateway(Gateway):
             raise invalid_request("Missing required param: mode.", "mode", "parameter_missing")
         if mode != "payment":
             raise invalid_request("The sandbox supports mode=payment only.", "mode")
+        if params.get("ui_mode", "hosted_page") != "hosted_page":
+            raise invalid_request("The sandbox supports ui_mode=hosted_page only (Stripe's hosted Checkout page).",
+                                  "ui_mode")
         items = params.get("line_items") or []
         if not items:
             raise invalid_request("You must specify either `line_items` when `mode` is `payment`.", "line_items",
                                   "parameter_missing")
-        currency, total = None, 0
+        currency, total, unit_amounts = None, 0, []
         for index, item in enumerate(items):
             prefix = f"line_items[{index}]"
             if "price" in item:
@@ -245,9 +281,7 @@ class StripeGateway(Gateway):
                 raise invalid_request(f"Missing required param: {prefix}[quantity].", f"{prefix}[quantity]",
                                       "parameter_missing")
             price = item["price_data"]
-            if "unit_amount" not in price:
-                raise invalid_request(f"Missing required param: {prefix}[price_data][unit_amount].",
-                                      f"{prefix}[price_data][unit_amount]", "parameter_missing")
+            unit_amount = self._unit_amount(price, f"{prefix}[price_data]")
             if "product_data" not in price and "product" not in price:
                 raise invalid_request(f"Missing required param: {prefix}[price_data][product_data].",
                                       f"{prefix}[price_data][product_data]", "parameter_missing")
@@ -255,13 +289,14 @@ class StripeGateway(Gateway):
                 raise invalid_request(f"No such product: '{price['product']}'", f"{prefix}[price_data][product]",
                                       "resource_missing")
             item_currency = rules.check_currency(price["currency"], f"{prefix}[price_data][currency]")
-            rules.check_unit_amount(price["unit_amount"], item_currency, f"{prefix}[price_data][unit_amount]")
+            rules.check_unit_amount(unit_amount, item_currency, f"{prefix}[price_data][unit_amount]")
             if item["quantity"] < 1:
                 raise invalid_request("This value must be greater than or equal to 1.", f"{prefix}[quantity]")
             if currency is not None and item_currency != currency:
                 raise invalid_request("All line items must have the same currency.", f"{prefix}[price_data][currency]")
             currency = item_currency
-            total += price["unit_amount"] * item["quantity"]
+            total += unit_amount * item["quantity"]
+            unit_amounts.append(unit_amount)
         rules.check_total(total, currency)
 
         now = self.now()
@@ -277,13 +312,36 @@ class StripeGateway(Gateway):
         session = objects.checkout_session(session_id=session_id, created=now, expires_at=expires_at,
                                            url=f"{self.base_url}/c/pay/{session_id}", params=params,
                                            currency=currency, amount_total=total)
-        items_out = [objects.line_item(self.ids.make("li_", 24), item) for item in items]
+        # Each price_data makes a one-time Price (and its Product), as at Stripe.
+        items_out = [objects.line_item(item_id=self.ids.make("li_", 24), price_id=self.ids.make("price_", 24),
+                                       product_id=self.ids.make("prod_", 14), created=now, params=item,
+                                       unit_amount=unit_amount)
+                     for item, unit_amount in zip(items, unit_amounts)]
         with self.lock:
             self.sessions[session_id] = session
             self.line_items[session_id] = items_out
             self._pi_data[session_id] = params.get("payment_intent_data", {})
             body = self._expanded(dict(session), params.get("expand", []))
         return self._json(200, body, request)
+
+    @staticmethod
+    def _unit_amount(price_data: dict, param: str) -> int:
+        """`unit_amount`, or `unit_amount_decimal` when it is a whole number of minor units (Stripe takes
+        fractions of a minor unit there; the sandbox's charges are whole, so it refuses those)."""
+        if "unit_amount" in price_data and "unit_amount_decimal" in price_data:
+            raise invalid_request("You may only specify one of these parameters: unit_amount, unit_amount_decimal.",
+                                  f"{param}[unit_amount]")
+        if "unit_amount" in price_data:
+            return price_data["unit_amount"]
+        decimal = price_data.get("unit_amount_decimal")
+        if decimal is None:
+            raise invalid_request(f"Missing required param: {param}[unit_amount].", f"{param}[unit_amount]",
+                                  "parameter_missing")
+        whole, _, fraction = decimal.partition(".")
+        if fraction.strip("0"):
+            raise invalid_request("The sandbox supports whole numbers of minor units in unit_amount_decimal only.",
+                                  f"{param}[unit_amount_decimal]")
+        return int(whole)
 
     def _session_or_404(self, sid: str) -> dict:
         session = self.sessions.get(sid)

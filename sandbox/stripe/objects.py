@@ -15,24 +15,24 @@ def checkout_session(*, session_id: str, created: int, expires_at: int, url: str
         "id": session_id,
         "object": "checkout.session",
         "adaptive_pricing": {"enabled": False},
-        "after_expiration": None,
+        "after_expiration": _after_expiration(params.get("after_expiration")),
         "allow_promotion_codes": params.get("allow_promotion_codes"),
         "amount_subtotal": amount_total,
         "amount_total": amount_total,
-        "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
+        "automatic_tax": _automatic_tax(params.get("automatic_tax")),
         "billing_address_collection": params.get("billing_address_collection"),
         "cancel_url": params.get("cancel_url"),
         "client_reference_id": params.get("client_reference_id"),
         "client_secret": None,
         "collected_information": None,
         "consent": None,
-        "consent_collection": None,
+        "consent_collection": _consent_collection(params.get("consent_collection")),
         "created": created,
         "currency": currency,
         "currency_conversion": None,
         "custom_fields": [],
-        "custom_text": {"after_submit": None, "shipping_address": None, "submit": None,
-                        "terms_of_service_acceptance": None},
+        "custom_text": {key: params.get("custom_text", {}).get(key) for key in
+                        ("after_submit", "shipping_address", "submit", "terms_of_service_acceptance")},
         "customer": params.get("customer"),
         "customer_account": None,
         "customer_creation": params.get("customer_creation", "if_required"),
@@ -42,11 +42,7 @@ def checkout_session(*, session_id: str, created: int, expires_at: int, url: str
         "expires_at": expires_at,
         "integration_identifier": None,
         "invoice": None,
-        "invoice_creation": {
-            "enabled": False,
-            "invoice_data": {"account_tax_ids": None, "custom_fields": None, "description": None, "footer": None,
-                             "issuer": None, "metadata": {}, "rendering_options": None},
-        },
+        "invoice_creation": _invoice_creation(params.get("invoice_creation")),
         "livemode": False,
         "locale": params.get("locale"),
         "managed_payments": {"enabled": False},
@@ -57,7 +53,7 @@ def checkout_session(*, session_id: str, created: int, expires_at: int, url: str
         "payment_link": None,
         "payment_method_collection": "if_required",
         "payment_method_configuration_details": None,
-        "payment_method_options": {},
+        "payment_method_options": params.get("payment_method_options", {}),
         "payment_method_types": params.get("payment_method_types") or ["card"],
         "payment_status": "unpaid",
         "permissions": None,
@@ -73,28 +69,89 @@ def checkout_session(*, session_id: str, created: int, expires_at: int, url: str
         "subscription": None,
         "success_url": params.get("success_url"),
         "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
-        "ui_mode": "hosted",
+        "ui_mode": params.get("ui_mode", "hosted_page"),
         "url": url,
         "wallet_options": None,
     }
 
 
-def line_item(item_id: str, params: dict[str, Any]) -> dict[str, Any]:
+def _automatic_tax(given: dict | None) -> dict[str, Any]:
+    # Accepted as Stripe does; the sandbox calculates no tax, so amount_tax stays 0 and status null.
+    given = given or {}
+    return {"enabled": given.get("enabled", False), "liability": given.get("liability"), "provider": None,
+            "status": None}
+
+
+def _after_expiration(given: dict | None) -> dict[str, Any] | None:
+    recovery = (given or {}).get("recovery")
+    if recovery is None:
+        return None
+    return {"recovery": {"allow_promotion_codes": recovery.get("allow_promotion_codes", False),
+                         "enabled": recovery["enabled"], "expires_at": None, "url": None}}
+
+
+def _consent_collection(given: dict | None) -> dict[str, Any] | None:
+    if given is None:
+        return None
+    return {"payment_method_reuse_agreement": given.get("payment_method_reuse_agreement"),
+            "promotions": given.get("promotions"), "terms_of_service": given.get("terms_of_service")}
+
+
+def _invoice_creation(given: dict | None) -> dict[str, Any]:
+    data = (given or {}).get("invoice_data", {})
+    return {"enabled": (given or {}).get("enabled", False),
+            "invoice_data": {"account_tax_ids": data.get("account_tax_ids"), "custom_fields": data.get("custom_fields"),
+                             "description": data.get("description"), "footer": data.get("footer"),
+                             "issuer": data.get("issuer"), "metadata": data.get("metadata", {}),
+                             "rendering_options": data.get("rendering_options")}}
+
+
+def line_item(*, item_id: str, price_id: str, product_id: str, created: int, params: dict[str, Any],
+              unit_amount: int) -> dict[str, Any]:
+    """A Checkout line item ("item" in fixtures3.json): the amount lives in its `price` object."""
     price_data = params["price_data"]
     quantity = params["quantity"]
-    unit_amount = price_data["unit_amount"]
-    product = price_data.get("product_data", {})
+    adjustable = params.get("adjustable_quantity")
     return {
         "id": item_id,
         "object": "item",
+        "adjustable_quantity": None if adjustable is None else {
+            "enabled": adjustable["enabled"], "maximum": adjustable.get("maximum"), "minimum": adjustable.get("minimum")},
         "amount_discount": 0,
         "amount_subtotal": unit_amount * quantity,
         "amount_tax": 0,
         "amount_total": unit_amount * quantity,
         "currency": price_data["currency"],
-        "description": product.get("name", ""),
+        "description": price_data.get("product_data", {}).get("name", ""),
+        "metadata": params.get("metadata", {}),
+        "price": price(price_id=price_id, product_id=product_id, created=created, price_data=price_data,
+                       unit_amount=unit_amount),
         "quantity": quantity,
+    }
+
+
+def price(*, price_id: str, product_id: str, created: int, price_data: dict[str, Any], unit_amount: int) -> dict[str, Any]:
+    """The one-time Price a line item's `price_data` creates ("price" in fixtures3.json)."""
+    return {
+        "id": price_id,
+        "object": "price",
+        "active": False,  # made inline for this session, not a catalogue price
+        "billing_scheme": "per_unit",
+        "created": created,
+        "currency": price_data["currency"],
+        "custom_unit_amount": None,
+        "livemode": False,
+        "lookup_key": None,
+        "metadata": {},
+        "nickname": None,
+        "product": product_id,
+        "recurring": None,
+        "tax_behavior": price_data.get("tax_behavior", "unspecified"),
+        "tiers_mode": None,
+        "transform_quantity": None,
+        "type": "one_time",
         "unit_amount": unit_amount,
+        "unit_amount_decimal": price_data.get("unit_amount_decimal", str(unit_amount)),
     }
 
 

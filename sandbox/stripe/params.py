@@ -87,6 +87,15 @@ class Int:
         return int(value)
 
 
+class Decimal:
+    """A decimal string such as `unit_amount_decimal` ("1250", "1250.5"; at most 12 decimal places)."""
+
+    def check(self, value: Any, path: list) -> str:
+        if not isinstance(value, str) or not re.fullmatch(r"\d+(\.\d{1,12})?", value):
+            raise invalid_request(f"Invalid decimal: {value}", param_name(path))
+        return value
+
+
 class Bool:
     def check(self, value: Any, path: list) -> bool:
         if value not in ("true", "false"):
@@ -130,6 +139,28 @@ class Obj:
                 raise invalid_request(f"Missing required param: {param_name(path + [key])}.",
                                       param_name(path + [key]), "parameter_missing")
         return out
+
+
+class AnyHash:
+    """A hash the sandbox accepts without reading it (say `payment_method_options[card]`): checked to be a
+    hash, kept as sent."""
+
+    def check(self, value: Any, path: list) -> dict[str, Any]:
+        if value == "":
+            return {}
+        if not isinstance(value, dict):
+            raise invalid_request("Invalid hash", param_name(path), "parameter_invalid_hash")
+        return value
+
+
+class OrEmpty:
+    """Parameters Stripe lets you unset by sending an empty string (`custom_text[submit]=`): None then."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+
+    def check(self, value: Any, path: list) -> Any:
+        return None if value == "" else self.inner.check(value, path)
 
 
 class List:

@@ -219,3 +219,81 @@ def test_expand_line_items_and_payment_intent(stripe_client, control):
     assert paid.payment_intent.status == "succeeded" and paid.payment_intent.amount_received == 2500
     items = stripe_client.v1.checkout.sessions.line_items.list(session.id)
     assert [i.description for i in items.data] == ["Invoice INV-0001"]
+
+
+# ---- where the sandbox must match Stripe's published API (stripe-python 16.1.0's generated types,
+# stripe/params/checkout/_session_create_params.py and stripe/_line_item.py; fixtures3.json "item") ------
+def test_ui_mode_defaults_to_hosted_page_and_takes_the_published_name(stripe_client):
+    assert stripe_client.v1.checkout.sessions.create(params=session_params()).ui_mode == "hosted_page"
+    explicit = stripe_client.v1.checkout.sessions.create(params=session_params(ui_mode="hosted_page"))
+    assert explicit.ui_mode == "hosted_page" and explicit.url
+
+
+@pytest.mark.parametrize("ui_mode", ["embedded_page", "elements", "form"])
+def test_other_published_ui_modes_are_known_but_not_simulated(stripe_client, ui_mode):
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        stripe_client.v1.checkout.sessions.create(params=session_params(ui_mode=ui_mode))
+    assert info.value.param == "ui_mode" and "hosted_page" in info.value.user_message
+    assert info.value.code != "parameter_unknown"
+
+
+def test_retired_ui_mode_name_is_refused(stripe_client):
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        stripe_client.v1.checkout.sessions.create(params=session_params(ui_mode="hosted"))
+    assert info.value.param == "ui_mode"
+    for name in ("hosted_page", "embedded_page", "elements", "form"):
+        assert name in info.value.user_message
+
+
+def test_line_items_carry_a_price_object_like_the_reference_item(stripe_client, reference):
+    item_fixture = reference("stripe/fixtures3.json")["resources"]["item"]
+    params = session_params(expand=["line_items"])
+    params["line_items"][0]["metadata"] = {"row": "1"}
+    params["line_items"][0]["adjustable_quantity"] = {"enabled": "false"}
+    session = stripe_client.v1.checkout.sessions.create(params=params)
+    listed = stripe_client.v1.checkout.sessions.line_items.list(session.id)
+    for item in (json.loads(session.last_response.body)["line_items"]["data"][0],
+                 json.loads(listed.last_response.body)["data"][0]):
+        assert_covers(item, item_fixture)
+        assert "unit_amount" not in item
+        price = item["price"]
+        assert (price["object"], price["unit_amount"], price["unit_amount_decimal"], price["currency"]) == \
+            ("price", 1250, "1250", "usd")
+        assert price["id"].startswith("price_") and price["product"].startswith("prod_")
+        assert price["type"] == "one_time" and price["recurring"] is None
+        assert item["metadata"] == {"row": "1"} and item["adjustable_quantity"]["enabled"] is False
+        assert (item["quantity"], item["amount_total"]) == (2, 2500)
+
+
+def test_valid_create_parameters_are_accepted(stripe_client):
+    params = session_params(
+        automatic_tax={"enabled": False},
+        invoice_creation={"enabled": True, "invoice_data": {"description": "INV-0001", "metadata": {"k": "v"},
+                                                            "custom_fields": [{"name": "PO", "value": "42"}]}},
+        payment_method_options={"card": {"request_three_d_secure": "automatic"}},
+        custom_text={"submit": {"message": "Thank you"}, "after_submit": ""},
+        after_expiration={"recovery": {"enabled": True, "allow_promotion_codes": False}},
+        consent_collection={"promotions": "none", "terms_of_service": "none"},
+    )
+    params["line_items"] = [{"price_data": {"currency": "usd", "unit_amount_decimal": "1250",
+                                            "product_data": {"name": "Invoice INV-0001"}}, "quantity": 2}]
+    session = stripe_client.v1.checkout.sessions.create(params=params)
+    assert session.amount_total == 2500
+    assert session.invoice_creation.enabled is True and session.invoice_creation.invoice_data.description == "INV-0001"
+    assert session.custom_text.submit.message == "Thank you" and session.custom_text.after_submit is None
+    assert session.after_expiration.recovery.enabled is True
+    assert session.consent_collection.promotions == "none" and session.automatic_tax.enabled is False
+
+
+def test_unit_amount_and_unit_amount_decimal_are_exclusive(stripe_client):
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        stripe_client.v1.checkout.sessions.create(params=session_params(line_items=[
+            {"price_data": {"currency": "usd", "unit_amount": 100, "unit_amount_decimal": "100",
+                            "product_data": {"name": "x"}}, "quantity": 1}]))
+    assert "unit_amount" in info.value.param
+
+
+def test_a_misspelt_create_parameter_is_still_unknown(stripe_client):
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        stripe_client.v1.checkout.sessions.create(params=session_params(automatic_tax={"enabled": False, "on": True}))
+    assert (info.value.param, info.value.code) == ("automatic_tax[on]", "parameter_unknown")
