@@ -135,6 +135,7 @@ class PayPalGateway(Gateway):
     @staticmethod
     def _json(request: Request):
         raw = request.get_data(as_text=True)
+        rules.check_media_type(request.mimetype, bool(raw))
         if not raw.strip():
             return {}
         try:
@@ -147,6 +148,10 @@ class PayPalGateway(Gateway):
         request_id = request.headers.get("PayPal-Request-Id")
         if not request_id:
             return run()
+        try:
+            rules.check_request_id(request_id)
+        except Problem as problem:
+            raise self._fail(problem)
         store_key = (request.path, request_id)
         with self.lock:
             now = time.time()
@@ -464,6 +469,10 @@ class PayPalGateway(Gateway):
         spliced in unchanged, because the CRC covers the exact bytes."""
         self._authenticate(request)
         raw = request.get_data(as_text=True)
+        try:
+            rules.check_media_type(request.mimetype, bool(raw))
+        except Problem as problem:
+            raise self._fail(problem)
         try:
             data = json.loads(raw)
             raw_event = raw_member(raw, "webhook_event")

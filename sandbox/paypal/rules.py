@@ -63,13 +63,14 @@ DESCRIPTIONS = {
 
 
 def error_body(status: int, debug_id: str, issue: str | None = None, field: str | None = None,
-               value: str | None = None, location: str = "body") -> dict:
+               value: str | None = None, location: str | None = "body") -> dict:
     name, message = MESSAGES.get(status, MESSAGES[500])
     body: dict = {"name": name, "message": message, "debug_id": debug_id}
     if issue:
         detail = {"issue": issue, "description": DESCRIPTIONS.get(issue, issue)}
         if field:
-            detail = {"field": field, **({"value": value} if value is not None else {}), "location": location, **detail}
+            detail = {"field": field, **({"value": value} if value is not None else {}),
+                      **({"location": location} if location else {}), **detail}
         body["details"] = [detail]
         body["links"] = [{"href": f"https://developer.paypal.com/docs/api/orders/v2/#error-{issue}",
                           "rel": "information_link", "method": "GET"}]
@@ -82,9 +83,9 @@ def error_body(status: int, debug_id: str, issue: str | None = None, field: str 
 class Problem(Exception):
     """A request problem before an id exists for debug_id; turned into GatewayError by the app."""
 
-    def __init__(self, status: int, issue: str, field: str | None = None, value: str | None = None,
-                 location: str = "body"):
-        super().__init__(issue)
+    def __init__(self, status: int, issue: str | None, field: str | None = None, value: str | None = None,
+                 location: str | None = "body"):
+        super().__init__(issue or status)
         self.status, self.issue, self.field, self.value, self.location = status, issue, field, value, location
 
     def to_error(self, debug_id: str) -> GatewayError:
@@ -101,6 +102,23 @@ def format_value(minor: int, currency: str) -> str:
     if currency in NO_DECIMALS:
         return str(minor)
     return f"{minor // 100}.{minor % 100:02d}"
+
+
+REQUEST_ID_MAX = 108  # parameter paypal_request_id: maxLength 108
+
+
+def check_media_type(mimetype: str, has_body: bool) -> None:
+    """A body must be declared JSON (error_415 in the spec); a call without a body may omit the header."""
+    declared = bool(mimetype)
+    is_json = mimetype == "application/json" or mimetype.endswith("+json")
+    if (has_body or declared) and not is_json:
+        raise Problem(415, None)
+
+
+def check_request_id(request_id: str) -> None:
+    if len(request_id) > REQUEST_ID_MAX:
+        # error_location has no "header" value (body, path, query), so the detail names the header only.
+        raise Problem(400, "INVALID_STRING_LENGTH", "PayPal-Request-Id", request_id, location=None)
 
 
 def check_amount(amount, pointer: str) -> tuple[str, int]:
@@ -149,7 +167,7 @@ def check_order_request(data) -> dict:
         if "amount" not in unit:
             raise Problem(400, "MISSING_REQUIRED_PARAMETER", f"{pointer}/amount")
         check_amount(unit["amount"], f"{pointer}/amount")
-        for key, limit in (("reference_id", 256), ("invoice_id", 127), ("custom_id", 255), ("description", 127)):
+        for key, limit in (("reference_id", 256), ("invoice_id", 127), ("custom_id", 127), ("description", 127)):
             if key in unit and (not isinstance(unit[key], str) or not 1 <= len(unit[key]) <= limit):
                 raise Problem(400, "INVALID_STRING_LENGTH", f"{pointer}/{key}", str(unit[key]))
         references.append(unit.get("reference_id", "default"))

@@ -311,3 +311,65 @@ def test_paypal_faults(paypal, control, schemas):
         paypal.call("POST", "/v2/checkout/orders", order_request())
     control.post("/_sandbox/faults", {"gateway": "paypal", "mode": "ok"})
     assert paypal.call("POST", "/v2/checkout/orders", order_request()).status_code == 201
+
+
+# ---- where the sandbox must match the published Orders v2 document (tests/reference/paypal/checkout_orders_v2.json:
+# purchase_unit_request custom_id/invoice_id maxLength 127, parameter paypal_request_id maxLength 108, error_415) ----
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", None])
+def test_a_body_that_is_not_declared_json_is_unsupported_media_type(paypal, sandbox, schemas, content_type):
+    headers = {"Authorization": f"Bearer {paypal.token()}"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    response = requests.post(paypal.base + "/v2/checkout/orders", data=json.dumps(order_request()).encode(),
+                             headers=headers, timeout=5)
+    assert response.status_code == 415
+    body = response.json()
+    schemas("checkout_orders_v2", "error_415", body)
+    assert body["name"] == "UNSUPPORTED_MEDIA_TYPE" and body["debug_id"]
+    assert response.headers["Paypal-Debug-Id"] == body["debug_id"]
+    assert sandbox.gateways["paypal"].orders == {}
+
+
+def test_json_with_a_charset_is_accepted(paypal):
+    response = requests.post(paypal.base + "/v2/checkout/orders", data=json.dumps(order_request()).encode(),
+                             headers={"Authorization": f"Bearer {paypal.token()}",
+                                      "Content-Type": "application/json; charset=utf-8"}, timeout=5)
+    assert response.status_code == 201
+
+
+def test_capture_with_a_form_body_is_unsupported_media_type(paypal, control):
+    order = paypal.call("POST", "/v2/checkout/orders", order_request(invoice_id="inv-415-capture")).json()
+    control.post("/_sandbox/pay", {"gateway": "paypal", "id": order["id"], "capture": False})
+    response = requests.post(f"{paypal.base}/v2/checkout/orders/{order['id']}/capture", data="a=b",
+                             headers={"Authorization": f"Bearer {paypal.token()}",
+                                      "Content-Type": "application/x-www-form-urlencoded"}, timeout=5)
+    assert response.status_code == 415
+    assert paypal.call("GET", f"/v2/checkout/orders/{order['id']}").json()["status"] == "APPROVED"
+
+
+@pytest.mark.parametrize("key", ["custom_id", "invoice_id"])
+def test_custom_id_and_invoice_id_are_at_most_127_characters(paypal, schemas, key):
+    body = order_request(invoice_id=f"inv-limit-{key}")
+    body["purchase_units"][0][key] = "x" * 127
+    assert paypal.call("POST", "/v2/checkout/orders", body).status_code == 201
+    body = order_request(invoice_id=f"inv-over-{key}")
+    body["purchase_units"][0][key] = "y" * 128
+    response = paypal.call("POST", "/v2/checkout/orders", body)
+    assert response.status_code == 400
+    error = response.json()
+    schemas("checkout_orders_v2", "error_400", error)
+    assert error["details"][0]["issue"] == "INVALID_STRING_LENGTH"
+    assert error["details"][0]["field"] == f"/purchase_units/0/{key}"
+
+
+def test_request_id_is_at_most_108_characters(paypal, sandbox, schemas):
+    assert paypal.call("POST", "/v2/checkout/orders", order_request(invoice_id="inv-rid-ok"),
+                       request_id="r" * 108).status_code == 201
+    response = paypal.call("POST", "/v2/checkout/orders", order_request(invoice_id="inv-rid-long"),
+                           request_id="r" * 109)
+    assert response.status_code == 400
+    error = response.json()
+    schemas("checkout_orders_v2", "error_400", error)
+    assert error["name"] == "INVALID_REQUEST"
+    assert (error["details"][0]["field"], error["details"][0]["issue"]) == ("PayPal-Request-Id", "INVALID_STRING_LENGTH")
+    assert len(sandbox.gateways["paypal"].orders) == 1
