@@ -1,4 +1,4 @@
-# Two commands matter (README, CONTRACT section 1): `make run` and `make test`.
+# Two commands matter (README, Quick start): `make run` and `make test`. All targets: docs/cli.md.
 VENV    := .venv
 PY      := $(VENV)/bin/python
 FLASK   := $(VENV)/bin/flask --app wsgi
@@ -14,7 +14,7 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed
 
-# The portal on :5000 with the gateway sandbox (CONTRACT section 6) on 12110-12113 behind it.
+# The portal on :5000 with the gateway sandbox (docs/endpoints.md) on 12110-12113 behind it.
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) demo seed

@@ -1,4 +1,4 @@
-"""Command line: `flask --app wsgi users create …`, `api-tokens create …`, `demo seed` (CONTRACT section 3)."""
+"""Command line: `flask --app wsgi users create …`, `api-tokens create …`, `demo seed` (docs/cli.md)."""
 import sys
 from datetime import timedelta
 from pathlib import Path

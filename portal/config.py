@@ -1,4 +1,5 @@
-"""Configuration from the environment (and `.env`), as CONTRACT section 2 names it.
+"""Configuration from the environment (and `.env`), documented in docs/configuration.md
+(tests/unit/test_docs.py fails when a variable read here is missing there).
 
 Everything an operator sets is read here once; the rest of the app reads `current_app.config`.
 """
@@ -153,7 +154,7 @@ def load_config(instance_path: Path | None = None, environ: dict | None = None) 
         "CACHE_DEFAULT_TIMEOUT": 300,
         "CACHE_KEY_PREFIX": "hisabpro:",
         "INVOICES_PER_PAGE": _int(env, "INVOICES_PER_PAGE", 25, minimum=1),
-        # Gateways (CONTRACT section 2). Kept here so `payments check` and later issues read one place.
+        # Gateways. Kept here so `payments check` and later issues read one place.
         "RAZORPAY_KEY_ID": env.get("RAZORPAY_KEY_ID"),
         "RAZORPAY_KEY_SECRET": env.get("RAZORPAY_KEY_SECRET"),
         "RAZORPAY_WEBHOOK_SECRET": env.get("RAZORPAY_WEBHOOK_SECRET"),

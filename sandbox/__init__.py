@@ -5,7 +5,7 @@
         env = sb.portal_env()                         # credentials + *_API_BASE for the portal
         ...
 
-Run standalone with ``python -m sandbox`` (ports from CONTRACT section 6). Never imported by ``portal/``.
+Run standalone with ``python -m sandbox`` (ports: docs/configuration.md). Never imported by ``portal/``.
 """
 
 from .config import DEMO_ENV, SandboxConfig

@@ -1,6 +1,6 @@
 """Sandbox configuration: ports and credentials, read from the same environment as the portal.
 
-Variable names are the ones in CONTRACT.md sections 2 and 6. A variable that is unset falls back to a
+Variable names are the portal's (docs/configuration.md) plus `SANDBOX_*`. A variable that is unset falls back to a
 fixed demo value from ``DEMO_ENV``; ``make run`` gives the portal the same values, so both sides agree
 without anyone creating keys.
 """
@@ -62,7 +62,7 @@ class SandboxConfig:
     paypal_webhook_id: str = DEMO_ENV["PAYPAL_WEBHOOK_ID"]
 
     frontend_url: str = DEFAULT_FRONTEND_URL
-    # Explicit webhook targets; None means FRONTEND_URL + /webhooks/<gateway> (CONTRACT section 6).
+    # Explicit webhook targets; None means FRONTEND_URL + /webhooks/<gateway> (docs/endpoints.md).
     webhook_urls: dict[str, str] = field(default_factory=dict)
 
     # Seed for ids and fault dice; None means random ids.

@@ -1,4 +1,4 @@
-"""Control API (CONTRACT section 6), JSON in and out, on its own port.
+"""Control API (docs/endpoints.md), JSON in and out, on its own port.
 
 | call | does |
 | --- | --- |

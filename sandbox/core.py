@@ -95,7 +95,7 @@ class Sandbox:
 
     @property
     def api_bases(self) -> dict[str, str]:
-        """`<GATEWAY>_API_BASE` values for the portal (CONTRACT section 2)."""
+        """`<GATEWAY>_API_BASE` values for the portal (docs/configuration.md)."""
         return {f"{g.upper()}_API_BASE": s.base_url for g, s in self.servers.items()}
 
     def portal_env(self) -> dict[str, str]:

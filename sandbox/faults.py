@@ -1,6 +1,6 @@
 """Outage drills per gateway, applied in front of each gateway's WSGI app.
 
-Modes (CONTRACT section 6, ``POST /_sandbox/faults``):
+Modes (docs/endpoints.md, ``POST /_sandbox/faults``):
 - ``ok``: normal service.
 - ``down``: the gateway's listening socket is closed (handled by ``server.GatewayServer``): clients get
   connection refused.

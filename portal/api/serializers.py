@@ -1,4 +1,4 @@
-"""Invoices as the JSON API shows them (CONTRACT section 4): amounts as decimal strings plus minor units."""
+"""Invoices as the JSON API shows them (docs/endpoints.md): amounts as decimal strings plus minor units."""
 from flask import current_app, url_for
 
 from ..models import Invoice

@@ -1,4 +1,4 @@
-"""The customer's side: the Pay Now page, the way to the gateway, and the way back (CONTRACT section 5).
+"""The customer's side: the Pay Now page, the way to the gateway, and the way back (docs/endpoints.md).
 
 The page asks the engine for a live link only when the customer presses Pay, so a link shared yesterday
 still works when a gateway is down today. The return pages never trust the browser: each asks the gateway

@@ -43,7 +43,7 @@ def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
 
 @dataclass(frozen=True)
 class GatewaySettings:
-    """Everything an adapter needs from configuration (CONTRACT section 2)."""
+    """Everything an adapter needs from configuration (docs/configuration.md)."""
 
     api_base: str
     key_id: str | None = None         # Razorpay key id, PayPal client id, Stripe secret key
@@ -240,7 +240,7 @@ class Gateway(ABC):
 
     @classmethod
     def is_configured(cls, config: Mapping[str, Any]) -> bool:
-        """Whether the credentials this gateway needs are set (CONTRACT section 2)."""
+        """Whether the credentials this gateway needs are set (docs/configuration.md)."""
         return cls.settings_from(config) is not None
 
     @classmethod

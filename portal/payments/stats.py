@@ -1,5 +1,5 @@
 """Payment statistics, computed from the attempt log and link tables, so they hold across workers and
-restarts (CONTRACT section 4: GET /api/v1/payments/statistics, GET /api/v1/gateways)."""
+restarts (docs/endpoints.md: GET /api/v1/payments/statistics, GET /api/v1/gateways)."""
 from __future__ import annotations
 
 from flask import current_app

@@ -17,7 +17,7 @@ from ..payments import ledger, registry
 from ..payments.base import GatewayError, WebhookRejected
 from . import bp
 
-# Paths the gateways' dashboards were set up with before this portal (CONTRACT section 5).
+# Paths the gateways' dashboards were set up with before this portal (docs/endpoints.md).
 LEGACY_PATHS = {"razorpay": "/api/mongodb/webhook/razorpay/", "stripe": "/api/webhook/stripe/",
                 "paypal": "/api/webhook/paypal/"}
 DROPPED_HEADERS = {"authorization", "cookie", "proxy-authorization"}

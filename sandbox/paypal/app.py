@@ -31,7 +31,7 @@ from .signing import WebhookSigner
 
 # PayPal account ids (payer_id, merchant_id): 13 of [2-9A-HJ-NP-Z] (schema account_id in checkout_orders_v2.json).
 ACCOUNT_ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-REQUEST_ID_TTL_S = 6 * 3600  # PayPal-Request-Id is remembered for 6 hours (GATEWAY-FACTS)
+REQUEST_ID_TTL_S = 6 * 3600  # PayPal-Request-Id is remembered for 6 hours (idempotency doc above)
 ORDER_APPROVAL_TTL_S = 3 * 3600  # an unapproved order lapses after some hours (approximation)
 
 
@@ -198,7 +198,7 @@ class PayPalGateway(Gateway):
                 if "invoice_id" in unit:
                     self.invoice_ids.add(unit["invoice_id"])
             # experience_context -> PAYER_ACTION_REQUIRED + payer-action link; application_context (or nothing)
-            # -> CREATED + approve link (GATEWAY-FACTS, Orders v2 create).
+            # -> CREATED + approve link (Orders v2 create, docs above).
             modern = urls["style"] == "payment_source"
             order = {
                 "id": order_id,

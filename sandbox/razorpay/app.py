@@ -121,7 +121,7 @@ class RazorpayGateway(Gateway):
         with self.lock:
             reference_id = data.get("reference_id")
             if reference_id and any(l["reference_id"] == reference_id for l in self.links.values()):
-                # reference_id must be unique per payment link (GATEWAY-FACTS, Razorpay Payment Links docs).
+                # reference_id must be unique per payment link (Razorpay Payment Links create docs).
                 raise bad_request(f"Payment Link with reference_id {reference_id} already exists", "reference_id")
             link_id = self.ids.make("plink_", 14)
             code = self.ids.token(9)

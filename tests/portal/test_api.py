@@ -1,4 +1,4 @@
-"""The JSON API (`/api/v1`, CONTRACT section 4), as an integrator sees it: status codes, error codes,
+"""The JSON API (`/api/v1`, docs/endpoints.md), as an integrator sees it: status codes, error codes,
 JSON bodies, and that a rejected request changes nothing in the database."""
 from __future__ import annotations
 
