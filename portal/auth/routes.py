@@ -12,7 +12,12 @@ from .sessions import keep_this_browser_signed_in, sign_this_browser_out
 from .forms import LoginForm, PasswordChangeForm
 
 BAD_CREDENTIALS = "That email and password do not match an active account."
-LOCKED = "Too many failed sign-in attempts for this account. Wait a few minutes and try again."
+# The same words whether or not the account exists.
+REFUSALS = {
+    throttle.LOCKED: "Too many failed sign-in attempts for this account. Wait a few minutes and try again.",
+    throttle.SLOWED_DOWN: "Sign-in to this account is slowed down after many failed attempts. Wait a few "
+                          "minutes and try again, or use a browser you have signed in with before.",
+}
 
 
 # What User.get_id() writes into sessions and remember-me cookies; bounded so no id overflows a column.
@@ -61,21 +66,23 @@ def login():
     if form.validate_on_submit():
         email = normalize_email(form.email.data)
         user = db.session.scalar(db.select(User).where(User.email == email))
-        if throttle.is_locked(email):
+        attempt = throttle.begin(email, user)
+        refusal = throttle.refusal(attempt)
+        if refusal is not None:
             User.burn_password_check(form.password.data)
-            flash(LOCKED, "error")
+            flash(REFUSALS[refusal], "error")
             status = 429
         elif user is None or not user.active:
             User.burn_password_check(form.password.data)
-            throttle.record_failure(email)
+            throttle.record_failure(attempt, user)
             flash(BAD_CREDENTIALS, "error")
             status = 401
         elif not user.check_password(form.password.data):
-            throttle.record_failure(email)
+            throttle.record_failure(attempt, user)
             flash(BAD_CREDENTIALS, "error")
             status = 401
         else:
-            throttle.clear(email)
+            throttle.record_success(attempt, user)
             session.clear()  # a fresh session on sign-in: no fixation
             login_user(user, remember=form.remember.data)
             user.last_login_at = utcnow()
@@ -112,10 +119,17 @@ def change_password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
         user = current_user._get_current_object()
+        # Someone holding a stolen session must not get unlimited guesses at the password either.
+        attempt = throttle.begin(user.email, user)
+        refusal = throttle.refusal(attempt)
+        if refusal is not None:
+            form.current_password.errors.append(REFUSALS[refusal])
+            return render_template("auth/account.html", form=form), 429
         try:
             change_own_password(user, form.current_password.data, form.new_password.data)
         except WrongPasswordError as exc:
             db.session.rollback()
+            throttle.record_failure(attempt, user)
             form.current_password.errors.append(str(exc))
         except AccountError as exc:
             db.session.rollback()

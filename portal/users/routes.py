@@ -2,7 +2,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from ..auth import admin_required
+from ..auth import admin_required, throttle
 from ..auth.sessions import keep_this_browser_signed_in
 from ..extensions import db
 from ..models import User
@@ -22,7 +22,14 @@ def get_user_or_404(user_id: int) -> User:
 @admin_required
 def index():
     users = db.session.scalars(db.select(User).order_by(User.email)).all()
-    return render_template("users/index.html", users=users, form=FlaskForm(), role_form=RoleForm())
+    return render_template("users/index.html", users=users, form=FlaskForm(), role_form=RoleForm(),
+                           failed_sign_ins=_failed_sign_ins(users), window=throttle.ceiling_window())
+
+
+def _failed_sign_ins(users: list[User]) -> list[tuple[User, int, bool]]:
+    """(user, failures in the ceiling's window, past the ceiling) for each account someone got wrong."""
+    counts = [(user, throttle.recent_failures(user.email)) for user in users]
+    return [(user, n, throttle.past_ceiling(user.email)) for user, n in counts if n]
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -171,3 +171,16 @@ def test_staff_cannot_end_someone_elses_sessions(app, admin, staff):
     assert staff_side.login(staff.email).status_code == 302
     assert staff_side.post(f"/users/{admin.id}/sign-out-everywhere", token_page="/invoices/").status_code == 403
     assert signed_in(admin_side)
+
+
+def test_guessing_the_current_password_on_the_account_page_is_throttled(app, staff):
+    thief = new_browser(app)
+    assert thief.login(staff.email).status_code == 302  # say, a stolen session
+    guess = {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
+    for n in range(5):
+        response = thief.post("/account/password", {"current_password": f"guess number {n}", **guess},
+                              token_page="/account")
+        assert response.status_code == 422
+    locked = thief.post("/account/password", {"current_password": PASSWORD, **guess}, token_page="/account")
+    assert locked.status_code == 429 and "Too many failed" in locked.get_data(as_text=True)
+    assert db.session.get(User, staff.id).check_password(PASSWORD)
