@@ -103,7 +103,7 @@ def logout():
     AuditEvent.record(user, "user.sign_out", "user", user.id, user.email)
     db.session.commit()
     sign_this_browser_out()
-    flash("You have signed out.", "info")
+    flash("You have signed out, in every browser.", "info")
     return redirect(url_for("auth.login"))
 
 

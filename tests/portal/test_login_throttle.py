@@ -106,7 +106,8 @@ def test_past_the_account_ceiling_new_browsers_are_slowed_audited_and_shown_to_a
     viewer = browser_at(app, "198.51.100.99")
     assert viewer.login(admin.email).status_code == 302
     page = viewer.get("/users/").get_data(as_text=True)
-    assert "20 failed sign-ins in the last hour for staff@example.com" in page
+    assert "At least 20 failed sign-ins in the last hour for staff@example.com" in page
+    assert "Browsers that have not signed in to this account before are slowed down" in page
 
 
 def test_the_ceiling_says_nothing_about_whether_an_account_exists(app, staff):
