@@ -57,7 +57,7 @@ def _login_ip_limit() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_ip_limit, methods=["POST"])
+@limiter.limit(_login_ip_limit, methods=["POST"], key_func=throttle.client_network)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("invoices.index"))

@@ -13,6 +13,7 @@ which addresses are registered.
 """
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from flask import current_app
@@ -41,6 +42,20 @@ class Attempt:
     device: str | None  # nonce of a valid, unlocked device cookie for this account
 
 
+def client_network() -> str:
+    """The client's address for counting; an IPv6 client counts as its /64, which one host can fill."""
+    address = get_remote_address()
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def _strategy() -> MovingWindowRateLimiter:
     # A moving window: a lock lifts as the oldest failure ages out, not at a clock boundary.
     return MovingWindowRateLimiter(limiter.storage)
@@ -55,7 +70,7 @@ def begin(email: str, user: User | None) -> Attempt:
     if nonce is not None and not _strategy().test(_limit("LOGIN_DEVICE_LIMIT"), DEVICE, nonce):
         devices.forget()
         nonce = None
-    return Attempt(email=email, address=get_remote_address(), device=nonce)
+    return Attempt(email=email, address=client_network(), device=nonce)
 
 
 def refusal(attempt: Attempt) -> str | None:

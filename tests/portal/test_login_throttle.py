@@ -123,3 +123,17 @@ def test_the_ceiling_says_nothing_about_whether_an_account_exists(app, staff):
     ghost = db.session.scalars(db.select(AuditEvent).where(AuditEvent.action == "user.sign_in_ceiling",
                                                          AuditEvent.subject_id.is_(None))).all()
     assert [e.summary.startswith("ghost@example.com") for e in ghost] == [True]
+
+
+def test_an_ipv6_client_counts_as_its_whole_64(app, staff):
+    for n in range(5):
+        assert browser_at(app, f"2001:db8:1:2::{n + 1:x}").login(staff.email, WRONG).status_code == 401
+    assert browser_at(app, "2001:db8:1:2:ffff::99").login(staff.email).status_code == 429
+    assert browser_at(app, "2001:db8:1:3::1").login(staff.email).status_code == 302
+
+
+def test_the_per_address_limit_still_holds_for_every_account(app):
+    app.config["LOGIN_IP_LIMIT"] = "3 per 15 minutes"
+    sprayer = browser_at(app, "203.0.113.66")
+    codes = [sprayer.login(f"user{i}@example.com", WRONG).status_code for i in range(4)]
+    assert codes == [401, 401, 401, 429]
