@@ -184,3 +184,13 @@ def test_guessing_the_current_password_on_the_account_page_is_throttled(app, sta
     locked = thief.post("/account/password", {"current_password": PASSWORD, **guess}, token_page="/account")
     assert locked.status_code == 429 and "Too many failed" in locked.get_data(as_text=True)
     assert db.session.get(User, staff.id).check_password(PASSWORD)
+
+
+def test_an_admin_resetting_their_own_password_stays_signed_in_here_only(app, admin, make_user):
+    make_user("second.admin@example.com", "admin")
+    here, elsewhere = admin_browser(app, admin), admin_browser(app, admin)
+    assert here.post(f"/users/{admin.id}/reset-password", token_page="/users/").status_code == 200
+    assert signed_in(here) and not signed_in(elsewhere)
+    assert here.post(f"/users/{admin.id}/role", {"role": "staff"}, token_page="/users/").status_code == 303
+    assert signed_in(here)
+    assert db.session.get(User, admin.id).role == "staff"
