@@ -71,6 +71,18 @@ def _seconds(env: dict, name: str, default: str) -> str:
     return raw
 
 
+def _rate_limit(env: dict, name: str, default: str) -> str:
+    """A rate in Flask-Limiter's notation ("5 per 15 minutes"), checked here rather than at the first sign-in."""
+    from limits import parse
+
+    value = env.get(name) or default
+    try:
+        parse(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate such as '5 per 15 minutes', got {value!r}") from None
+    return value
+
+
 def _choice(env: dict, name: str, default: str, choices: tuple[str, ...]) -> str:
     value = (env.get(name) or default).upper()
     if value not in choices:
@@ -144,9 +156,17 @@ def load_config(instance_path: Path | None = None, environ: dict | None = None) 
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1024),
         # Number of reverse proxies in front of us whose X-Forwarded-* headers we trust.
         "TRUSTED_PROXY_COUNT": _int(env, "TRUSTED_PROXY_COUNT", 0),
-        # Sign-in throttling (issue 2): per account, then per client address.
-        "LOGIN_ACCOUNT_LIMIT": env.get("LOGIN_ACCOUNT_LIMIT") or "5 per 15 minutes",
-        "LOGIN_IP_LIMIT": env.get("LOGIN_IP_LIMIT") or "30 per 15 minutes",
+        # Sign-in throttling (see portal/auth/throttle.py). Failures per account from one client address:
+        "LOGIN_ACCOUNT_LIMIT": _rate_limit(env, "LOGIN_ACCOUNT_LIMIT", "5 per 15 minutes"),
+        # Sign-in attempts from one client address, whatever the account:
+        "LOGIN_IP_LIMIT": _rate_limit(env, "LOGIN_IP_LIMIT", "30 per 15 minutes"),
+        # Failures from a browser holding a device cookie (it signed in before) before the cookie is dropped:
+        "LOGIN_DEVICE_LIMIT": _rate_limit(env, "LOGIN_DEVICE_LIMIT", "5 per 15 minutes"),
+        # Failures per account from everywhere before browsers without a device cookie are slowed down:
+        "LOGIN_ACCOUNT_CEILING": _rate_limit(env, "LOGIN_ACCOUNT_CEILING", "100 per hour"),
+        # ...to this many attempts per client address for that account:
+        "LOGIN_SLOWED_LIMIT": _rate_limit(env, "LOGIN_SLOWED_LIMIT", "1 per 15 minutes"),
+        "LOGIN_DEVICE_COOKIE_DAYS": _int(env, "LOGIN_DEVICE_COOKIE_DAYS", 365, minimum=1),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "CACHE_TYPE": "RedisCache" if redis_url else "SimpleCache",

@@ -40,6 +40,8 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of every session's and remember-me cookie's user id: raising it ends them all at once.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
@@ -55,6 +57,14 @@ class User(UserMixin, db.Model):
     @staticmethod
     def burn_password_check(password: str) -> None:
         check_password_hash(_DUMMY_HASH, password)
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session and the remember-me cookie: "<id>:<session_version>"."""
+        return f"{self.id}:{self.session_version}"
+
+    def end_sessions(self) -> None:
+        """Every session and remember-me cookie issued so far stops working on its next request."""
+        self.session_version = (self.session_version or 1) + 1
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

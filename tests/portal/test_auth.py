@@ -96,5 +96,5 @@ def test_passwords_are_stored_with_scrypt(staff):
 
 def test_session_cookie_flags(browser, staff):
     response = browser.login(staff.email)
-    cookie = response.headers["Set-Cookie"]
+    cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
