@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from ..money import Money
-from .types import UTCDateTime, utcnow
+from .types import ForeignString, ForeignText, UTCDateTime, utcnow
 
 
 class Payment(db.Model):
@@ -46,15 +46,16 @@ class WebhookDelivery(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     gateway: Mapped[str] = mapped_column(String(20))
-    event_id: Mapped[str | None] = mapped_column(String(100))
-    event_type: Mapped[str | None] = mapped_column(String(64))
+    # Read from the delivery before it is verified: anything the sender wrote, stored safely (ForeignString).
+    event_id: Mapped[str | None] = mapped_column(ForeignString(100))
+    event_type: Mapped[str | None] = mapped_column(ForeignString(64))
     body: Mapped[bytes] = mapped_column(LargeBinary)
-    headers: Mapped[str] = mapped_column(Text, default="{}")  # JSON; cookies and authorization removed
+    headers: Mapped[str] = mapped_column(ForeignText(), default="{}")  # JSON; cookies and authorization removed
     verified: Mapped[bool] = mapped_column(default=False)
     # received, rejected, unverified (could not check: gateway down), duplicate, applied, ignored,
     # unknown_object, mismatch, link_closed, queued
     outcome: Mapped[str] = mapped_column(String(20), default="received")
-    detail: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(ForeignText(), default="")
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), index=True)
 
 
@@ -65,7 +66,7 @@ class ProcessedEvent(db.Model):
     __tablename__ = "processed_events"
 
     gateway: Mapped[str] = mapped_column(String(20), primary_key=True)
-    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignString(100), primary_key=True)  # Razorpay's is an unsigned header
     delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id"))
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

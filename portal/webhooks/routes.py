@@ -84,7 +84,7 @@ def _safe(fn, *args):
         value = fn(*args)
     except Exception:  # the dedupe hint is best effort; verification decides
         return None
-    return value[:100] if isinstance(value, str) else None
+    return value if isinstance(value, str) else None  # its column stores any text (ForeignString)
 
 
 for _gateway in registry.GATEWAY_CLASSES:
