@@ -1,13 +1,17 @@
 """What a webhook delivery leaves in the database: any bytes stored safely, forgeries kept small and slowed
 down, genuine deliveries kept whole, old rows pruned (issue 8, items 4 and 5)."""
 import hashlib
-import hmac
 import json
+from datetime import timedelta
 
 import pytest
 
+import stripe
+
+from portal import jobs
 from portal.extensions import db
-from portal.models import Invoice, WebhookDelivery
+from portal.models import Invoice, Job, PaymentMismatch, ProcessedEvent, WebhookDelivery, utcnow
+from tests.payments.test_webhooks import _captured_delivery
 
 GATEWAYS = ["razorpay", "stripe", "paypal"]
 
@@ -44,7 +48,8 @@ def test_hostile_bytes_in_an_unsigned_delivery_get_a_400_and_are_stored(pay_app,
     assert response.get_json()["error"]["code"] == "webhook_rejected"
     [stored] = _stored()
     assert stored.gateway == gateway and stored.outcome == "rejected" and not stored.verified
-    assert stored.body == body
+    assert stored.body == body[:2048] and stored.body_sha256 == hashlib.sha256(body).hexdigest()
+    assert stored.body_size == len(body) and stored.body_truncated == (len(body) > 2048)
     assert "\x00" not in (stored.event_id or "") and len(stored.event_id or "") <= 100
     json.loads(stored.headers)  # still one readable JSON object
 
@@ -52,11 +57,130 @@ def test_hostile_bytes_in_an_unsigned_delivery_get_a_400_and_are_stored(pay_app,
 def test_a_signed_razorpay_delivery_with_a_hostile_event_id_header_is_applied_once(pay_app, client, make_invoice,
                                                                                    control):
     """Razorpay signs the body only: the event id header is whatever the sender puts there."""
-    from tests.payments.test_webhooks import _captured_delivery
-
     invoice, _, delivery = _captured_delivery(make_invoice, control)
     headers = {**delivery["headers"], "X-Razorpay-Event-Id": "evt_\x00" + "z" * 300}
     first = _post(client, "razorpay", delivery["body"].encode(), headers)
     again = _post(client, "razorpay", delivery["body"].encode(), headers)
     assert first.get_json() == {"status": "applied"} and again.get_json() == {"status": "duplicate"}
     assert db.session.get(Invoice, invoice.id).status == "paid"
+
+
+# ---- item 5: forgeries are kept small and slowed down; genuine deliveries are kept whole ------------
+
+KB = 1024
+
+
+def _flood_body(i: int) -> bytes:
+    head = json.dumps({"id": f"evt_flood_{i}", "type": "checkout.session.completed"}).encode()
+    return head + b" " * (255 * KB - len(head))
+
+
+def test_200_unsigned_255_kb_posts_store_2_kb_each_and_get_429_past_the_limit(pay_app, client):
+    pay_app.config["WEBHOOK_REJECTED_LIMIT"] = "30 per minute"
+    codes = []
+    for i in range(200):
+        gateway = GATEWAYS[i % 3]
+        response = _post(client, gateway, _flood_body(i), {"X-Padding": "p" * 8000, "Stripe-Signature": "t=1,v1=0"})
+        codes.append(response.status_code)
+    assert codes[:30] == [400] * 30 and codes[30:] == [429] * 170
+    assert response.headers.get("Retry-After", "").isdigit()
+    assert response.get_json()["error"]["code"] == "too_many_rejected_deliveries"
+    stored = _stored()
+    assert len(stored) == 30
+    for i, row in enumerate(stored):
+        body = _flood_body(i)
+        assert (row.outcome, row.verified, row.body_truncated) == ("rejected", False, True)
+        assert row.body == body[:2048] and row.body_size == len(body)
+        assert row.body_sha256 == hashlib.sha256(body).hexdigest()
+        assert len(row.headers) <= 2048 and json.loads(row.headers)
+    total = db.session.scalar(db.select(db.func.sum(db.func.length(WebhookDelivery.body))
+                                        + db.func.sum(db.func.length(WebhookDelivery.headers))))
+    assert total <= 200 * 4 * KB  # was 51 MB
+
+
+def test_rejections_are_counted_per_client_address(pay_app, client):
+    pay_app.config["WEBHOOK_REJECTED_LIMIT"] = "3 per minute"
+    assert [_post(client, "stripe", b"{}").status_code for _ in range(4)] == [400, 400, 400, 429]
+    assert _post(client, "stripe", b"{}", address="198.51.100.9").status_code == 400
+
+
+def test_a_signed_delivery_from_a_limited_address_is_applied_and_kept_whole(pay_app, client, make_invoice, control):
+    """The limit counts only rejections: a genuine gateway is never slowed by a forger, even one that
+    shares its address (a misconfigured proxy, a shared egress)."""
+    pay_app.config["WEBHOOK_REJECTED_LIMIT"] = "3 per minute"
+    invoice, _, delivery = _captured_delivery(make_invoice, control, "stripe", "checkout.session.completed")
+    for _ in range(4):
+        _post(client, "stripe", b"{}")
+    assert _post(client, "stripe", b"{}").status_code == 429
+    body = delivery["body"].encode() + b" " * (40 * KB)  # whitespace after the JSON: still genuine, now big
+    headers = {**delivery["headers"]}
+    headers["Stripe-Signature"] = stripe.WebhookSignature.generate_signature_header(
+        body.decode(), pay_app.config["STRIPE_WEBHOOK_SECRET"])
+    response = _post(client, "stripe", body, headers)
+    assert response.status_code == 200 and response.get_json() == {"status": "applied"}
+    assert db.session.get(Invoice, invoice.id).status == "paid"
+    [kept] = [row for row in _stored() if row.verified]
+    assert kept.body == body and not kept.body_truncated and kept.body_size == len(body)
+    assert kept.body_sha256 == hashlib.sha256(body).hexdigest() and kept.outcome == "applied"
+    assert "Stripe-Signature" in json.loads(kept.headers)
+
+
+def test_a_verified_delivery_is_kept_whole(pay_app, client, make_invoice, control):
+    _, _, delivery = _captured_delivery(make_invoice, control)
+    body = delivery["body"].encode()
+    assert _post(client, "razorpay", body, delivery["headers"]).get_json() == {"status": "applied"}
+    [kept] = _stored()
+    assert kept.verified and kept.body == body and not kept.body_truncated and kept.body_size == len(body)
+
+
+
+# ---- item 5: old deliveries are pruned, except what still needs someone ----------------------------
+
+def _delivery(days_old: float, outcome: str, invoice=None, verified=True) -> int:
+    row = WebhookDelivery(gateway="razorpay", event_id=f"evt_{outcome}_{days_old}", body=b"{}", body_size=2,
+                          headers="{}", verified=verified, outcome=outcome, detail="",
+                          invoice_id=invoice.id if invoice else None,
+                          received_at=utcnow() - timedelta(days=days_old))
+    db.session.add(row)
+    db.session.commit()
+    return row.id
+
+
+def test_pruning_deletes_old_deliveries_but_keeps_unapplied_and_unresolved_mismatches(pay_app, make_invoice):
+    pay_app.config["WEBHOOK_RETENTION_DAYS"] = 90
+    open_case, settled_case = make_invoice(open_it=True), make_invoice(open_it=True)
+    db.session.add_all([
+        PaymentMismatch(gateway="razorpay", invoice_id=open_case.id, kind="amount", detail="", source="webhook"),
+        PaymentMismatch(gateway="razorpay", invoice_id=settled_case.id, kind="amount", detail="", source="webhook",
+                        resolved_at=utcnow()),
+    ])
+    done = {outcome: _delivery(91, outcome) for outcome in
+            ("applied", "duplicate", "ignored", "link_closed", "queued")}
+    done["rejected"] = _delivery(91, "rejected", verified=False)
+    done["unverified"] = _delivery(91, "unverified", verified=False)
+    done["resolved mismatch"] = _delivery(91, "mismatch", settled_case)
+    kept = {"recent": _delivery(89, "applied"), "recent rejected": _delivery(1, "rejected", verified=False),
+            "never finished": _delivery(200, "received", verified=False),
+            "link not found": _delivery(200, "unknown_object"),
+            "open mismatch": _delivery(200, "mismatch", open_case)}
+    # The event applied by an old delivery is still remembered, so a replay of it stays a duplicate.
+    db.session.add(ProcessedEvent(gateway="razorpay", event_id="evt_applied_91", delivery_id=done["applied"]))
+    db.session.commit()
+
+    jobs.enqueue("prune_webhook_deliveries")
+    db.session.commit()
+    assert jobs.run_pending() == 1
+    assert db.session.scalars(db.select(Job)).one().status == "done"
+
+    left = set(db.session.scalars(db.select(WebhookDelivery.id)))
+    assert left == set(kept.values()), {name for name, i in {**done, **kept}.items() if i in left}
+    remembered = db.session.get(ProcessedEvent, ("razorpay", "evt_applied_91"))
+    assert remembered is not None and remembered.delivery_id is None
+
+
+def test_the_retention_period_is_configurable_and_the_cli_prunes_too(pay_app, runner):
+    pay_app.config["WEBHOOK_RETENTION_DAYS"] = 7
+    old, young = _delivery(8, "applied"), _delivery(6, "applied")
+    result = runner.invoke(args=["payments", "prune-webhooks"])
+    assert result.exit_code == 0 and "Deleted 1 webhook deliveries older than 7 days" in result.output
+    assert set(db.session.scalars(db.select(WebhookDelivery.id))) == {young}
