@@ -1,12 +1,12 @@
 """HisabPro: the merchant portal. `create_app` only assembles: config, extensions, blueprints."""
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
 from flask import Flask
 
+from . import logs
 from .config import DEFAULT_INSTANCE_PATH, load_config
 from .extensions import cache, csrf, db, limiter, login_manager, migrate
 
@@ -19,7 +19,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_mapping(load_config(instance_path))
     if config:
         app.config.from_mapping(config)
-    logging.getLogger("portal").setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    logs.init_app(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))

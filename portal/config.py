@@ -108,7 +108,8 @@ def load_config(instance_path: Path | None = None, environ: dict | None = None) 
         "PORTAL_ENV": portal_env,
         "SECRET_KEY": _secret_key(env, instance_path, production),
         "SQLALCHEMY_DATABASE_URI": _database_url(env.get("DATABASE_URL"), instance_path),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Statement parameters (stored webhook headers, token hashes) never go into logs or error messages.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "REDIS_URL": redis_url,
         "FRONTEND_URL": (env.get("FRONTEND_URL") or "http://127.0.0.1:5000").rstrip("/"),
         "MERCHANT_NAME": env.get("MERCHANT_NAME") or "HisabPro Demo Store",
