@@ -7,6 +7,7 @@ gateway's address cannot slow the gateway down.
 """
 from __future__ import annotations
 
+import logging
 import math
 import time
 
@@ -17,6 +18,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from ..extensions import limiter
 
+log = logging.getLogger("portal.webhooks")
 NAMESPACE = "webhook-rejections"
 
 
@@ -30,13 +32,22 @@ def client_address() -> str:
 
 
 def exhausted(address: str) -> bool:
+    """False when the storage cannot be reached: a Redis outage must not cost genuine deliveries (and a
+    forgery is still cut down to its first bytes, so the database stays safe)."""
     strategy, item = _window()
-    return not strategy.test(item, NAMESPACE, address)
+    try:
+        return not strategy.test(item, NAMESPACE, address)
+    except Exception as exc:  # redis-py, limits: whatever the storage raises
+        log.warning("webhook rejection count unavailable (%s): not limiting", type(exc).__name__)
+        return False
 
 
 def record(address: str) -> None:
     strategy, item = _window()
-    strategy.hit(item, NAMESPACE, address)
+    try:
+        strategy.hit(item, NAMESPACE, address)
+    except Exception as exc:
+        log.warning("webhook rejection not counted (%s)", type(exc).__name__)
 
 
 def retry_after(address: str) -> int:

@@ -184,3 +184,43 @@ def test_the_retention_period_is_configurable_and_the_cli_prunes_too(pay_app, ru
     result = runner.invoke(args=["payments", "prune-webhooks"])
     assert result.exit_code == 0 and "Deleted 1 webhook deliveries older than 7 days" in result.output
     assert set(db.session.scalars(db.select(WebhookDelivery.id))) == {young}
+
+
+def test_a_delivery_paypal_cannot_verify_now_gets_503_is_trimmed_and_counted(pay_app, client, make_invoice,
+                                                                            control):
+    """PayPal redelivers after a 503, so only metadata is kept; it counts toward the limit, and past it
+    nothing more is stored (PayPal still gets its 503 and retries)."""
+    pay_app.config["WEBHOOK_REJECTED_LIMIT"] = "1 per minute"
+    _, _, delivery = _captured_delivery(make_invoice, control, "paypal", "CHECKOUT.ORDER.APPROVED")
+    body = delivery["body"].encode() + b" " * (10 * KB)
+    control.post("/_sandbox/faults", {"gateway": "paypal", "mode": "down"})
+    answers = []
+    for attempt in range(2):
+        # A certificate URL not fetched before, so verification has to call PayPal.
+        headers = {k: v for k, v in delivery["headers"].items() if k.lower() != "paypal-cert-url"}
+        headers["PAYPAL-CERT-URL"] = f"{pay_app.config['PAYPAL_API_BASE']}/v1/notifications/certs/CERT-storage-{attempt}"
+        answers.append(_post(client, "paypal", body, headers).status_code)
+    assert answers == [503, 503]
+    [row] = _stored()
+    assert (row.outcome, row.verified, row.body_truncated, row.body_size) == ("unverified", False, True, len(body))
+    assert row.body == body[:2048]
+
+
+def test_webhooks_are_still_received_when_the_limiter_storage_is_down(gateway_config, database_url, migrated,
+                                                                      tmp_path):
+    """Redis down must not cost deliveries: the count fails open (forgeries are still cut to 2 kB)."""
+    from portal import create_app
+
+    app = create_app({**{k: v for k, v in gateway_config.items() if k.startswith(("STRIPE_", "GATEWAY_"))},
+                      "INSTANCE_PATH": str(tmp_path / "redis-down"), "SQLALCHEMY_DATABASE_URI": database_url,
+                      "SECRET_KEY": "x", "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:9/0"})
+    with app.app_context():
+        try:
+            response = app.test_client().post("/webhooks/stripe", data=b"{}",
+                                              headers={"Content-Type": "application/json"})
+            assert response.status_code == 400
+            assert [row.outcome for row in _stored()] == ["rejected"]
+        finally:
+            db.session.execute(db.delete(WebhookDelivery))
+            db.session.commit()
+            db.session.remove()
