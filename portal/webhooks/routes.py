@@ -58,6 +58,7 @@ def receive(gateway: str):
         return json_error(413, "payload_too_large", "The webhook body is larger than this endpoint accepts.")
     headers = {k: v for k, v in request.headers.items() if k.lower() not in DROPPED_HEADERS}
     address = rejections.client_address()
+    # On record before anything else; from an address past its limit, only once it verifies (see above).
     delivery = None if rejections.exhausted(address) else _store(gateway, adapter, body, headers)
 
     try:
