@@ -1,13 +1,13 @@
 """HisabPro: the merchant portal. `create_app` only assembles: config, extensions, blueprints."""
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
 import click
 from flask import Flask
 
+from . import logs
 from .config import DEBUG_IN_PRODUCTION, DEFAULT_INSTANCE_PATH, ConfigError, load_config
 from .extensions import cache, csrf, db, limiter, login_manager, migrate
 
@@ -21,7 +21,7 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
     _refuse_debugger_in_production(app)
-    logging.getLogger("portal").setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    logs.init_app(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))

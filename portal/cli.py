@@ -170,6 +170,16 @@ def reconcile_command():
         click.echo(f"  #{m.id} {m.created_at:%Y-%m-%d %H:%M} {m.gateway} {m.kind}: {m.detail}")
 
 
+@payments_cli.command("prune-webhooks")
+def prune_webhooks_command():
+    """Delete webhook deliveries older than WEBHOOK_RETENTION_DAYS, except unapplied ones and those whose
+    mismatch is still open. The job worker does this every WEBHOOK_PRUNE_INTERVAL_SECONDS."""
+    from .webhooks.retention import prune
+
+    deleted = prune()
+    click.echo(f"Deleted {deleted} webhook deliveries older than {current_app.config['WEBHOOK_RETENTION_DAYS']} days.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)

@@ -90,6 +90,18 @@ def _choice(env: dict, name: str, default: str, choices: tuple[str, ...]) -> str
     return value
 
 
+def _rate(env: dict, name: str, default: str) -> str:
+    """A rate limit in the `limits` notation ("30 per minute"), checked now rather than at the first request."""
+    from limits import parse_many
+
+    raw = env.get(name) or default
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate such as '30 per minute', got {raw!r}") from None
+    return raw
+
+
 def _database_url(raw: str | None, instance_path: Path) -> str:
     if not raw:
         return f"sqlite:///{instance_path / 'hisabpro.db'}"
@@ -136,7 +148,8 @@ def load_config(instance_path: Path | None = None, environ: dict | None = None) 
         "PORTAL_ENV": portal_env,
         "SECRET_KEY": _secret_key(env, instance_path, production),
         "SQLALCHEMY_DATABASE_URI": _database_url(env.get("DATABASE_URL"), instance_path),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Statement parameters (stored webhook headers, token hashes) never go into logs or error messages.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "REDIS_URL": redis_url,
         "FRONTEND_URL": (env.get("FRONTEND_URL") or "http://127.0.0.1:5000").rstrip("/"),
         "MERCHANT_NAME": env.get("MERCHANT_NAME") or "HisabPro Demo Store",
@@ -192,6 +205,11 @@ def load_config(instance_path: Path | None = None, environ: dict | None = None) 
             "https://api.paypal.com/,https://api-m.paypal.com/,"
             "https://api.sandbox.paypal.com/,https://api-m.sandbox.paypal.com/").split(",") if p.strip()),
         "WEBHOOK_MAX_BYTES": _int(env, "WEBHOOK_MAX_BYTES", 256 * 1024, minimum=1024),
+        # Deliveries that fail verification, per client address: past this, 429 and nothing stored.
+        "WEBHOOK_REJECTED_LIMIT": _rate(env, "WEBHOOK_REJECTED_LIMIT", "30 per minute"),
+        # Deliveries older than this are deleted, except unapplied and unresolved mismatched ones.
+        "WEBHOOK_RETENTION_DAYS": _int(env, "WEBHOOK_RETENTION_DAYS", 90, minimum=1),
+        "WEBHOOK_PRUNE_INTERVAL_SECONDS": _int(env, "WEBHOOK_PRUNE_INTERVAL_SECONDS", 3600),
         "STRIPE_WEBHOOK_TOLERANCE_SECONDS": _int(env, "STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1),
         "PAYPAL_API_BASE": env.get("PAYPAL_API_BASE")
         or (

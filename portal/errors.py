@@ -45,6 +45,10 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):
         app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+        # A failed statement leaves the session unusable; the error page loads the signed-in user.
+        from .extensions import db
+
+        db.session.rollback()
         message = "Something went wrong on our side. It has been logged; please try again."
         if wants_json():
             return json_error(500, "internal_error", message)

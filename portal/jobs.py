@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import Flask
 from sqlalchemy import or_, update
@@ -120,7 +120,7 @@ def start_worker(app: Flask, interval: float = 2.0) -> None:
             try:
                 with app.app_context():
                     run_pending()
-                    _maybe_reconcile(app)
+                    queue_periodic(app)
             except Exception:
                 log.exception("job worker loop failed; continuing")
             finally:
@@ -130,24 +130,26 @@ def start_worker(app: Flask, interval: float = 2.0) -> None:
     threading.Thread(target=loop, name="hisabpro-jobs", daemon=True).start()
 
 
-_last_reconcile = {"at": None}
+# Work the worker queues on a timer: (job kind, config key of its interval in seconds; 0 switches it off).
+PERIODIC = (("reconcile", "RECONCILE_INTERVAL_SECONDS"),
+            ("prune_webhook_deliveries", "WEBHOOK_PRUNE_INTERVAL_SECONDS"))
+_last_queued: dict[str, datetime] = {}
 
 
-def _maybe_reconcile(app: Flask) -> None:
-    """Queue the periodic reconciliation (RECONCILE_INTERVAL_SECONDS; 0 switches it off)."""
-    interval = app.config.get("RECONCILE_INTERVAL_SECONDS") or 0
-    if not interval:
-        return
+def queue_periodic(app: Flask) -> None:
+    """Queue each periodic job whose interval has passed, unless one of its kind is already waiting."""
     now = utcnow()
-    last = _last_reconcile["at"]
-    if last is not None and (now - last).total_seconds() < interval:
-        return
-    _last_reconcile["at"] = now
-    pending = db.session.scalar(db.select(db.func.count(Job.id)).where(
-        Job.kind == "reconcile", Job.status.in_(("queued", "running"))))
-    if not pending:
-        enqueue("reconcile")
-        db.session.commit()
+    for kind, interval_key in PERIODIC:
+        interval = app.config.get(interval_key) or 0
+        last = _last_queued.get(kind)
+        if not interval or (last is not None and (now - last).total_seconds() < interval):
+            continue
+        _last_queued[kind] = now
+        pending = db.session.scalar(db.select(db.func.count(Job.id)).where(
+            Job.kind == kind, Job.status.in_(("queued", "running"))))
+        if not pending:
+            enqueue(kind)
+            db.session.commit()
 
 
 def init_app(app: Flask) -> None:

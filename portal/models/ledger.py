@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from ..money import Money
-from .types import UTCDateTime, utcnow
+from .types import ForeignString, ForeignText, UTCDateTime, utcnow
 
 
 class Payment(db.Model):
@@ -38,7 +38,11 @@ class Payment(db.Model):
 
 
 class WebhookDelivery(db.Model):
-    """Every delivery to /webhooks/*, stored before anything else: raw bytes, headers, what we did."""
+    """Every delivery to /webhooks/*, stored before anything else: raw bytes, headers, what we did.
+
+    A delivery that fails verification keeps only its first bytes (body_truncated), with the size and
+    SHA-256 of the whole body, so forgeries cannot fill the database; a verified one is kept whole. Rows
+    older than WEBHOOK_RETENTION_DAYS are pruned by a background job (portal/webhooks/retention.py)."""
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (Index("ix_webhook_deliveries_gateway_event", "gateway", "event_id"),)
@@ -46,15 +50,19 @@ class WebhookDelivery(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     gateway: Mapped[str] = mapped_column(String(20))
-    event_id: Mapped[str | None] = mapped_column(String(100))
-    event_type: Mapped[str | None] = mapped_column(String(64))
+    # Read from the delivery before it is verified: anything the sender wrote, stored safely (ForeignString).
+    event_id: Mapped[str | None] = mapped_column(ForeignString(100))
+    event_type: Mapped[str | None] = mapped_column(ForeignString(64))
     body: Mapped[bytes] = mapped_column(LargeBinary)
-    headers: Mapped[str] = mapped_column(Text, default="{}")  # JSON; cookies and authorization removed
+    body_size: Mapped[int] = mapped_column(default=0, server_default="0")  # bytes received
+    body_sha256: Mapped[str | None] = mapped_column(String(64))            # hex, of all bytes received
+    body_truncated: Mapped[bool] = mapped_column(default=False, server_default=false())
+    headers: Mapped[str] = mapped_column(ForeignText(), default="{}")  # JSON; cookies and authorization removed
     verified: Mapped[bool] = mapped_column(default=False)
     # received, rejected, unverified (could not check: gateway down), duplicate, applied, ignored,
     # unknown_object, mismatch, link_closed, queued
     outcome: Mapped[str] = mapped_column(String(20), default="received")
-    detail: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(ForeignText(), default="")
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), index=True)
 
 
@@ -65,8 +73,9 @@ class ProcessedEvent(db.Model):
     __tablename__ = "processed_events"
 
     gateway: Mapped[str] = mapped_column(String(20), primary_key=True)
-    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id"))
+    event_id: Mapped[str] = mapped_column(ForeignString(100), primary_key=True)  # Razorpay's is an unsigned header
+    # The delivery that was applied; NULL once it has aged out (the event id alone keeps the dedupe).
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_deliveries.id"))
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("webhooks", __name__)
 
-from . import routes  # noqa: E402,F401
+from . import retention, routes  # noqa: E402,F401  (retention registers its background job)

@@ -137,7 +137,9 @@ def test_bad_razorpay_deliveries_get_a_4xx_and_change_nothing(pay_app, client, m
     assert response.status_code == 400 and response.get_json()["error"]["code"] == "webhook_rejected"
     assert _untouched(invoice)
     stored = db.session.scalars(db.select(WebhookDelivery)).one()
-    assert stored.outcome == "rejected" and stored.body == body and not stored.verified
+    assert stored.outcome == "rejected" and not stored.verified
+    # Kept for diagnosis, not whole: the first 2 kB and a hash of the rest (issue 8, item 5).
+    assert stored.body == body[:2048] and stored.body_sha256 == hashlib.sha256(body).hexdigest()
 
 
 def test_an_oversized_body_is_refused_with_413(pay_app, client, make_invoice, control):

@@ -56,12 +56,19 @@ def test_a_job_left_running_by_a_dead_process_is_picked_up_again(app):
     assert jobs.run_pending() == 1 and RUNS == ["orphan"]
 
 
-def test_the_worker_queues_periodic_reconciliation(app):
-    app.config["RECONCILE_INTERVAL_SECONDS"] = 60
-    jobs._last_reconcile["at"] = None
-    jobs._maybe_reconcile(app)
-    jobs._maybe_reconcile(app)  # not again within the interval
-    assert [j.kind for j in db.session.scalars(db.select(Job))] == ["reconcile"]
+def test_the_worker_queues_periodic_reconciliation_and_webhook_pruning(app):
+    app.config.update(RECONCILE_INTERVAL_SECONDS=60, WEBHOOK_PRUNE_INTERVAL_SECONDS=3600)
+    jobs._last_queued.clear()
+    jobs.queue_periodic(app)
+    jobs.queue_periodic(app)  # not again within the interval
+    assert sorted(j.kind for j in db.session.scalars(db.select(Job))) == ["prune_webhook_deliveries", "reconcile"]
+
+
+def test_a_periodic_job_switched_off_is_not_queued(app):
+    app.config.update(RECONCILE_INTERVAL_SECONDS=0, WEBHOOK_PRUNE_INTERVAL_SECONDS=0)
+    jobs._last_queued.clear()
+    jobs.queue_periodic(app)
+    assert db.session.scalars(db.select(Job)).all() == []
 
 
 def test_the_worker_starts_with_the_first_request_not_with_cli_commands(tmp_path, database_url, migrated,
