@@ -65,8 +65,9 @@ def record_payment(link: PaymentLink, payment: GatewayPayment, source: str, full
     invoice = db.session.get(Invoice, link.invoice_id, populate_existing=True)
     problem = _mismatch(link, invoice, payment.amount, full)
     if problem:
-        _flag(link, invoice, payment.payment_id, "amount" if "amount" in problem else "currency", problem, source)
-        return MISMATCH, invoice.id, problem
+        kind, detail = problem
+        _flag(link, invoice, payment.payment_id, kind, detail, source)
+        return MISMATCH, invoice.id, detail
     try:
         with db.session.begin_nested():
             db.session.add(Payment(invoice_id=invoice.id, payment_link_id=link.id, gateway=link.gateway,
@@ -110,20 +111,31 @@ def apply_link_state(link_row: PaymentLink, remote: GatewayLink, source: str) ->
     return results
 
 
-def _mismatch(link: PaymentLink, invoice: Invoice, amount: Money, full: bool) -> str | None:
+def _mismatch(link: PaymentLink, invoice: Invoice, amount: Money, full: bool) -> tuple[str, str] | None:
+    """Why this payment must not be applied, as (mismatch kind, words for staff); None when it may."""
     if amount.currency != invoice.currency or amount.currency != link.currency:
-        return f"currency {amount.currency} does not match the invoice's {invoice.currency}"
+        return "currency", f"currency {amount.currency} does not match the invoice's {invoice.currency}"
     if amount.minor <= 0:
-        return f"amount {amount.format()} is not positive"
-    if full and amount.minor != link.amount_minor - link.amount_paid_minor and amount.minor != link.amount_minor:
-        return f"amount {amount.format()} does not match the link's {link.amount.format()}"
+        return "amount", f"amount {amount.format()} is not positive"
+    still_asked = link.amount_minor - link.amount_paid_minor
+    if full and amount.minor != still_asked and amount.minor != link.amount_minor:
+        return "amount", f"amount {amount.format()} does not match the link's {link.amount.format()}"
     if amount.minor > link.amount_minor:
-        return f"amount {amount.format()} is more than the link's {link.amount.format()}"
+        return "amount", f"amount {amount.format()} is more than the link's {link.amount.format()}"
+    # Whatever the gateway calls it (Razorpay partially_paid, a short capture or session), less than the link
+    # still asks for is a part payment, and this invoice takes none: staff decide (refund, or accept it).
+    if amount.minor < still_asked and not invoice.accept_partial:
+        return "partial_not_accepted", (f"{amount.format()} paid of {Money(still_asked, link.currency).format()}, "
+                                        "but this invoice does not accept partial payments: refund it or collect the rest")
     return None
 
 
 def _flag(link: PaymentLink, invoice: Invoice | None, payment_id: str | None, kind: str, detail: str,
           source: str) -> None:
+    if payment_id and db.session.scalar(db.select(PaymentMismatch.id).where(
+            PaymentMismatch.gateway == link.gateway, PaymentMismatch.payment_id == payment_id,
+            PaymentMismatch.kind == kind, PaymentMismatch.resolved_at.is_(None)).limit(1)) is not None:
+        return  # already waiting for staff: reconciliation and redeliveries report the same payment again
     db.session.add(PaymentMismatch(gateway=link.gateway, invoice_id=invoice.id if invoice else None,
                                    link_id=link.link_id, payment_id=payment_id, kind=kind, detail=detail,
                                    source=source))
