@@ -145,6 +145,8 @@ def load_config(instance_path: Path | None = None, environ: dict | None = None) 
             "https://api.sandbox.paypal.com/,https://api-m.sandbox.paypal.com/").split(",") if p.strip()),
         "WEBHOOK_MAX_BYTES": _int(env, "WEBHOOK_MAX_BYTES", 256 * 1024, minimum=1024),
         "STRIPE_WEBHOOK_TOLERANCE_SECONDS": _int(env, "STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1),
+        # Seconds a PayPal webhook's signed PAYPAL-TRANSMISSION-TIME may be from now, either way (as Stripe's).
+        "PAYPAL_WEBHOOK_TOLERANCE_SECONDS": _int(env, "PAYPAL_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1),
         "PAYPAL_API_BASE": env.get("PAYPAL_API_BASE")
         or (
             "https://api-m.paypal.com"

@@ -48,6 +48,7 @@ def receive(gateway: str):
 
     try:
         event = adapter.verify_webhook(body, request.headers, adapter.settings.timeout)
+        ledger.claim_transmission(event, body)  # PayPal: one body per signed transmission id
     except WebhookRejected as exc:
         delivery.outcome, delivery.detail = "rejected", str(exc)[:2000]
         db.session.commit()
