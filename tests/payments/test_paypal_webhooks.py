@@ -327,9 +327,12 @@ def test_paypals_status_decides(status, kind):
     assert event.kind == kind and (event.payment is None) == (kind == base.EVENT_FAILED)
 
 
-def test_a_capture_still_pending_at_paypal_is_asked_again_later():
+@pytest.mark.parametrize("status", ["PENDING", ["COMPLETED"]])
+def test_a_capture_not_completed_at_paypal_is_asked_again_later(status):
+    capture = paypal_capture(status="PENDING")
+    capture["status"] = status
     with pytest.raises(GatewayError) as info:
-        webhooks.confirmed_event(claimed(), paypal_capture(status="PENDING"))
+        webhooks.confirmed_event(claimed(), capture)
     assert info.value.kind == base.SERVER
 
 

@@ -97,8 +97,9 @@ def transmission_from(headers: Mapping[str, str]) -> Transmission:
 
 def check_transmission_time(transmission: Transmission, now: datetime, tolerance: int) -> None:
     """Refuse a transmission stamped more than `tolerance` seconds before or after `now` (the stamp is signed):
-    a captured delivery cannot be replayed later, nor one stamped ahead be kept for later. PayPal signs every
-    attempt afresh; a delivery late by more than the tolerance is refused and PayPal's next attempt is fresh."""
+    a captured delivery cannot be replayed later, nor one stamped ahead be kept for later. The sandbox signs each
+    attempt afresh, as we take PayPal to; a payment whose every attempt came too late is still found by
+    reconciliation."""
     text = transmission.transmission_time
     try:
         moment = datetime.fromisoformat(text)  # RFC 3339, e.g. 2026-11-27T12:00:00Z
@@ -300,7 +301,7 @@ def confirmed_event(event: PaymentEvent, capture: Any) -> PaymentEvent:
     custom_id = capture.get("custom_id")
     known = {"link_id": order_id, "reference": _text(capture.get("invoice_id")),
              "invoice_id": int(custom_id) if isinstance(custom_id, str) and _INVOICE_ID.fullmatch(custom_id) else None}
-    status = capture.get("status")
+    status = capture.get("status") if isinstance(capture.get("status"), str) else None
     if status in MONEY_TAKEN:
         return replace(event, kind=EVENT_PAID, payment=GatewayPayment(capture["id"], _amount(capture.get("amount"))),
                        **known)
