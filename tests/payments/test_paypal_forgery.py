@@ -19,6 +19,7 @@ import pytest
 from portal.extensions import db
 from portal.models import Invoice, Payment, PaymentMismatch, WebhookDelivery
 from portal.payments import engine
+from tests.payments.test_webhook_concurrency import gunicorn  # noqa: F401 - the fixture, for the last test
 from tests.payments.test_webhooks import _post, deliveries
 
 USD = [{"description": "Consulting", "quantity": 1, "unit_price": "120.00"}]
@@ -265,3 +266,31 @@ def test_paypal_naming_another_invoice_than_our_link_is_a_mismatch(pay_app, make
     db.session.commit()
     assert (outcome, invoice_id) == (ledger.MISMATCH, invoice.id) and _untouched(invoice)
     assert db.session.scalars(db.select(PaymentMismatch)).one().kind == "invoice"
+
+
+def test_concurrent_bodies_under_one_transmission_id_on_two_workers(gunicorn, captured):
+    """Copies of the genuine delivery and forged bodies under its headers, all at once on two gunicorn
+    workers sharing the database: one body wins the transmission id, the other bodies are refused, and the
+    capture is credited once, as PayPal reports it."""
+    import requests
+    from concurrent.futures import ThreadPoolExecutor
+
+    (invoice_a, _), (invoice_b, link_b) = captured["a"], captured["b"]
+    genuine = captured["completed"]
+    bodies = [genuine["body"].encode()] * 4 + [
+        forge(_capture_event(genuine, **_aimed_at(invoice_b, link_b)), genuine["body"].encode()) for _ in range(4)]
+    headers = {**genuine["headers"], "Content-Type": "application/json"}
+
+    def send(body):
+        return body, requests.post(f"{gunicorn}/webhooks/paypal", data=body, headers=headers, timeout=20)
+
+    with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
+        answers = list(pool.map(send, bodies))
+    accepted = [(body, a.json()["status"]) for body, a in answers if a.status_code == 200]
+    assert all(a.status_code in (200, 400) for _, a in answers), [a.text[:200] for _, a in answers]
+    assert len({body for body, _ in accepted}) == 1  # one body per transmission id
+    assert sorted(status for _, status in accepted)[0] == "applied"
+    assert [status for _, status in accepted].count("applied") == 1
+    db.session.expire_all()
+    assert len(_payments(invoice_a)) == 1 and _paid_minor(invoice_a) == 12000 and _untouched(invoice_b)
+    assert db.session.scalar(db.select(db.func.count(WebhookDelivery.id))) == len(bodies)  # every one kept
