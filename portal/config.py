@@ -211,6 +211,8 @@ def load_config(instance_path: Path | None = None, environ: dict | None = None) 
         "WEBHOOK_RETENTION_DAYS": _int(env, "WEBHOOK_RETENTION_DAYS", 90, minimum=1),
         "WEBHOOK_PRUNE_INTERVAL_SECONDS": _int(env, "WEBHOOK_PRUNE_INTERVAL_SECONDS", 3600),
         "STRIPE_WEBHOOK_TOLERANCE_SECONDS": _int(env, "STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1),
+        # Seconds a PayPal webhook's signed PAYPAL-TRANSMISSION-TIME may be from now, either way (as Stripe's).
+        "PAYPAL_WEBHOOK_TOLERANCE_SECONDS": _int(env, "PAYPAL_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1),
         "PAYPAL_API_BASE": env.get("PAYPAL_API_BASE")
         or (
             "https://api-m.paypal.com"

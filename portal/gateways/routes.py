@@ -48,8 +48,9 @@ def index():
 
 
 @bp.post("/mismatches/<int:mismatch_id>/resolve")
-@login_required
+@admin_required
 def resolve_mismatch(mismatch_id: int):
+    """Clearing one hides money owed back to a customer (overpaid, paid while void, wrong amount): admins only."""
     from ..models import PaymentMismatch, utcnow
 
     mismatch = db.session.get(PaymentMismatch, mismatch_id) or abort(404, "There is no such mismatch.")

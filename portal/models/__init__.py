@@ -10,7 +10,7 @@ from .invoices import (
     InvoiceSequence,
     InvoiceStateError,
 )
-from .ledger import Job, Payment, PaymentMismatch, ProcessedEvent, WebhookDelivery
+from .ledger import Job, Payment, PaymentMismatch, ProcessedEvent, WebhookDelivery, WebhookTransmission
 from .payments import (
     LIVE_STATUSES,
     GatewayAttempt,
@@ -24,7 +24,7 @@ from .users import ROLES, ApiToken, User, generate_password, normalize_email
 
 __all__ = [
     "ApiToken", "AuditEvent", "GatewayAttempt", "GatewaySetting", "LIVE_STATUSES", "LinkClick",
-    "PaymentLink", "RoutingRule", "Job", "Payment", "PaymentMismatch", "ProcessedEvent", "WebhookDelivery", "Customer", "FINAL_STATUSES", "Invoice", "InvoiceLine", "InvoiceSequence",
+    "PaymentLink", "RoutingRule", "Job", "Payment", "PaymentMismatch", "ProcessedEvent", "WebhookDelivery", "WebhookTransmission", "Customer", "FINAL_STATUSES", "Invoice", "InvoiceLine", "InvoiceSequence",
     "InvoiceStateError", "ROLES", "STATUSES", "TRANSITIONS", "User", "generate_password",
     "normalize_email", "utcnow",
 ]

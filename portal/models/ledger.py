@@ -79,6 +79,23 @@ class ProcessedEvent(db.Model):
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class WebhookTransmission(db.Model):
+    """A signed transmission id (PayPal's PAYPAL-TRANSMISSION-ID) and the body it arrived with. PayPal's
+    signature covers only a CRC-32 of the body, which can be forged, so one transmission id is good for one
+    body: the same bytes again are a redelivery, other bytes under it are refused. The unique constraint
+    decides between concurrent deliveries."""
+
+    __tablename__ = "webhook_transmissions"
+    __table_args__ = (UniqueConstraint("gateway", "transmission_id",
+                                       name="uq_webhook_transmissions_gateway_transmission_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gateway: Mapped[str] = mapped_column(String(20))
+    transmission_id: Mapped[str] = mapped_column(String(100))
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class PaymentMismatch(db.Model):
     """Something staff must look at: money that does not match an invoice, paid at the gateway but open
     here, a payment for a void invoice."""

@@ -54,6 +54,8 @@ class GatewaySettings:
     live: bool = False                # real money: never in tests or the sandbox
     # PayPal: URL prefixes a webhook's PAYPAL-CERT-URL may point at (the API base's origin is trusted too).
     cert_url_prefixes: tuple[str, ...] = ()
+    # Seconds a webhook's signed timestamp may be from now, either way (PayPal: PAYPAL_WEBHOOK_TOLERANCE_SECONDS).
+    webhook_tolerance: int = 300
 
     def secrets(self) -> tuple[str, ...]:
         return tuple(s for s in (self.key_id, self.key_secret, self.webhook_secret) if s)
@@ -131,6 +133,11 @@ class PaymentEvent:
     reference: str | None = None       # our reference, when the event carries it (metadata, reference_id)
     payment: GatewayPayment | None = None  # for paid / partially_paid: THIS payment's id and amount
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    # The id the gateway signed for this one delivery (PayPal's PAYPAL-TRANSMISSION-ID): good for one body only,
+    # because PayPal's signature covers no more than a CRC-32 of it (ledger.claim_transmission).
+    transmission_id: str | None = None
+    # Our invoice id as the gateway itself reports it (PayPal's custom_id), checked against the link's invoice.
+    invoice_id: int | None = None
 
 
 class WebhookRejected(Exception):

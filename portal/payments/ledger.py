@@ -8,16 +8,17 @@ an approved PayPal order.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from sqlalchemy.exc import IntegrityError
 
 from .. import jobs
 from ..extensions import db
-from ..models import AuditEvent, Invoice, Payment, PaymentLink, PaymentMismatch
+from ..models import AuditEvent, Invoice, Payment, PaymentLink, PaymentMismatch, WebhookTransmission
 from ..money import Money
 from .base import (EVENT_APPROVED, EVENT_CANCELLED, EVENT_EXPIRED, EVENT_PAID, EVENT_PARTIALLY_PAID,
-                   GatewayLink, GatewayPayment, PaymentEvent)
+                   GatewayLink, GatewayPayment, PaymentEvent, WebhookRejected)
 
 log = logging.getLogger("portal.payments.ledger")
 
@@ -38,12 +39,45 @@ def find_link(gateway: str, link_id: str | None, reference: str | None) -> Payme
     return None
 
 
+def claim_transmission(event: PaymentEvent, body: bytes) -> None:
+    """A signed transmission id is good for one body (PayPal signs only a CRC-32 of it, which can be forced).
+    The same bytes again are the gateway delivering once more and go on (to be answered as a duplicate, or
+    applied if the first attempt could not be); other bytes under a used id are WebhookRejected. The row joins
+    the caller's transaction; the unique constraint settles concurrent deliveries."""
+    if not event.transmission_id:
+        return
+    digest = hashlib.sha256(body).hexdigest()
+    seen = _transmission(event.gateway, event.transmission_id)
+    if seen is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(WebhookTransmission(gateway=event.gateway, transmission_id=event.transmission_id,
+                                                   body_sha256=digest))
+            return
+        except IntegrityError:
+            seen = _transmission(event.gateway, event.transmission_id)  # a concurrent delivery claimed it
+    if seen is None or seen.body_sha256 != digest:
+        raise WebhookRejected(f"transmission {event.transmission_id[:60]!r} was already used for another body")
+
+
+def _transmission(gateway: str, transmission_id: str) -> WebhookTransmission | None:
+    return db.session.scalar(db.select(WebhookTransmission).where(WebhookTransmission.gateway == gateway,
+                                                                   WebhookTransmission.transmission_id == transmission_id)
+                             .execution_options(populate_existing=True))
+
+
 def apply_event(event: PaymentEvent, source: str = "webhook") -> tuple[str, int | None, str]:
     """Act on a verified event in the caller's transaction. Returns (outcome, invoice id, detail)."""
     link = find_link(event.gateway, event.link_id, event.reference)
     if link is None:
         log.info("%s event %s about %s: not ours", event.gateway, event.event_id, event.link_id)
         return UNKNOWN, None, f"no link {event.link_id!r} here"
+    if event.invoice_id is not None and event.invoice_id != link.invoice_id:
+        # The gateway's own record names another invoice than our link does: staff look before money moves.
+        detail = f"{event.gateway} reports invoice #{event.invoice_id} for a link of invoice #{link.invoice_id}"
+        _flag(link, db.session.get(Invoice, link.invoice_id), event.payment.payment_id if event.payment else None,
+              "invoice", detail, source)
+        return MISMATCH, link.invoice_id, detail
     if event.kind in (EVENT_PAID, EVENT_PARTIALLY_PAID) and event.payment is not None:
         return record_payment(link, event.payment, source, full=event.kind == EVENT_PAID)
     if event.kind == EVENT_APPROVED:
@@ -65,8 +99,9 @@ def record_payment(link: PaymentLink, payment: GatewayPayment, source: str, full
     invoice = db.session.get(Invoice, link.invoice_id, populate_existing=True)
     problem = _mismatch(link, invoice, payment.amount, full)
     if problem:
-        _flag(link, invoice, payment.payment_id, "amount" if "amount" in problem else "currency", problem, source)
-        return MISMATCH, invoice.id, problem
+        kind, detail = problem
+        _flag(link, invoice, payment.payment_id, kind, detail, source)
+        return MISMATCH, invoice.id, detail
     try:
         with db.session.begin_nested():
             db.session.add(Payment(invoice_id=invoice.id, payment_link_id=link.id, gateway=link.gateway,
@@ -110,20 +145,31 @@ def apply_link_state(link_row: PaymentLink, remote: GatewayLink, source: str) ->
     return results
 
 
-def _mismatch(link: PaymentLink, invoice: Invoice, amount: Money, full: bool) -> str | None:
+def _mismatch(link: PaymentLink, invoice: Invoice, amount: Money, full: bool) -> tuple[str, str] | None:
+    """Why this payment must not be applied, as (mismatch kind, words for staff); None when it may."""
     if amount.currency != invoice.currency or amount.currency != link.currency:
-        return f"currency {amount.currency} does not match the invoice's {invoice.currency}"
+        return "currency", f"currency {amount.currency} does not match the invoice's {invoice.currency}"
     if amount.minor <= 0:
-        return f"amount {amount.format()} is not positive"
-    if full and amount.minor != link.amount_minor - link.amount_paid_minor and amount.minor != link.amount_minor:
-        return f"amount {amount.format()} does not match the link's {link.amount.format()}"
+        return "amount", f"amount {amount.format()} is not positive"
+    still_asked = link.amount_minor - link.amount_paid_minor
+    if full and amount.minor != still_asked and amount.minor != link.amount_minor:
+        return "amount", f"amount {amount.format()} does not match the link's {link.amount.format()}"
     if amount.minor > link.amount_minor:
-        return f"amount {amount.format()} is more than the link's {link.amount.format()}"
+        return "amount", f"amount {amount.format()} is more than the link's {link.amount.format()}"
+    # Whatever the gateway calls it (Razorpay partially_paid, a short capture or session), less than the link
+    # still asks for is a part payment, and this invoice takes none: staff decide (refund, or accept it).
+    if amount.minor < still_asked and not invoice.accept_partial:
+        return "partial_not_accepted", (f"{amount.format()} paid of {Money(still_asked, link.currency).format()}, "
+                                        "but this invoice does not accept partial payments: refund it or collect the rest")
     return None
 
 
 def _flag(link: PaymentLink, invoice: Invoice | None, payment_id: str | None, kind: str, detail: str,
           source: str) -> None:
+    if payment_id and db.session.scalar(db.select(PaymentMismatch.id).where(
+            PaymentMismatch.gateway == link.gateway, PaymentMismatch.payment_id == payment_id,
+            PaymentMismatch.kind == kind, PaymentMismatch.resolved_at.is_(None)).limit(1)) is not None:
+        return  # already waiting for staff: reconciliation and redeliveries report the same payment again
     db.session.add(PaymentMismatch(gateway=link.gateway, invoice_id=invoice.id if invoice else None,
                                    link_id=link.link_id, payment_id=payment_id, kind=kind, detail=detail,
                                    source=source))

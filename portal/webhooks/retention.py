@@ -7,7 +7,8 @@ Kept however old, until someone has dealt with them:
   elsewhere), which only a person can place;
 - `mismatch`, while its invoice has an unresolved mismatch from that gateway (PaymentMismatch).
 The events already applied stay remembered in processed_events (without their delivery), so a replay of
-a pruned delivery is still answered as a duplicate.
+a pruned delivery is still answered as a duplicate. PayPal transmission ids are pruned on the same
+schedule: a replay of one that old is refused by PAYPAL_WEBHOOK_TOLERANCE_SECONDS anyway.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from sqlalchemy import and_, delete, exists, not_, or_, update
 
 from .. import jobs
 from ..extensions import db
-from ..models import PaymentMismatch, ProcessedEvent, WebhookDelivery, utcnow
+from ..models import PaymentMismatch, ProcessedEvent, WebhookDelivery, WebhookTransmission, utcnow
 
 log = logging.getLogger("portal.webhooks.retention")
 UNAPPLIED = ("received", "unknown_object")
@@ -50,6 +51,9 @@ def prune(retention_days: int | None = None) -> int:
                            .execution_options(synchronize_session=False))
         db.session.commit()
         deleted += len(ids)
+    db.session.execute(delete(WebhookTransmission).where(WebhookTransmission.received_at < cutoff)
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
     if deleted:
         log.info("pruned %d webhook deliveries older than %d days", deleted, days)
     return deleted

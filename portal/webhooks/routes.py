@@ -63,6 +63,7 @@ def receive(gateway: str):
 
     try:
         event = adapter.verify_webhook(body, request.headers, adapter.settings.timeout)
+        ledger.claim_transmission(event, body)  # PayPal: one body per signed transmission id
     except WebhookRejected as exc:
         return _refuse(delivery, body, headers, address, "rejected", str(exc),
                        400, "webhook_rejected", "The webhook could not be verified.")

@@ -1,6 +1,6 @@
 """PayPal REST routes: OAuth2 client-credentials tokens, Orders v2 (create / get / capture) with
-PayPal-Request-Id idempotency, the buyer approval page, webhook signing and
-POST /v1/notifications/verify-webhook-signature.
+PayPal-Request-Id idempotency, Payments v2 GET /v2/payments/captures/{id}, the buyer approval page, webhook
+signing and POST /v1/notifications/verify-webhook-signature.
 
 Facts: https://developer.paypal.com/docs/api/orders/v2/ and tests/reference/paypal/*.json
 (request/response schemas), https://developer.paypal.com/api/rest/authentication/ (tokens),
@@ -46,6 +46,7 @@ class PayPalGateway(Gateway):
         Rule("/v2/checkout/orders", methods=["POST"], endpoint="create_order"),
         Rule("/v2/checkout/orders/<order_id>", methods=["GET"], endpoint="get_order"),
         Rule("/v2/checkout/orders/<order_id>/capture", methods=["POST"], endpoint="capture_order"),
+        Rule("/v2/payments/captures/<capture_id>", methods=["GET"], endpoint="get_capture"),
         Rule("/v1/notifications/verify-webhook-signature", methods=["POST"], endpoint="verify_signature"),
         Rule("/v1/notifications/certs/<cert_name>", methods=["GET"], endpoint="cert"),
         Rule("/checkoutnow", methods=["GET"], endpoint="approval_page"),
@@ -61,6 +62,7 @@ class PayPalGateway(Gateway):
         with self.lock:
             self.tokens: dict[str, float] = {}
             self.orders: dict[str, dict] = {}
+            self.capture_orders: dict[str, str] = {}  # capture id -> the order it was taken on
             self.meta: dict[str, dict] = {}  # per order: urls, style, outcome, created
             self.invoice_ids: set[str] = set()
             self.request_ids: dict[tuple[str, str], dict] = {}
@@ -303,6 +305,7 @@ class PayPalGateway(Gateway):
                     capture[key] = unit[key]
             unit["payments"] = {"captures": [capture]}
             captures.append(capture)
+            self.capture_orders[capture_id] = order["id"]
         order["status"] = "COMPLETED"
         order["update_time"] = now
         order["links"] = [{"href": f"{self.base_url}/v2/checkout/orders/{order['id']}", "rel": "self", "method": "GET"}]
@@ -315,6 +318,23 @@ class PayPalGateway(Gateway):
             else:
                 self._emit("PAYMENT.CAPTURE.COMPLETED", "capture", resource, f"Payment completed for {money}")
         return copy.deepcopy(order)
+
+    def get_capture(self, request: Request, capture_id: str) -> Response:
+        """Payments v2 `captures.get` (payments_payment_v2.json, schema `capture-2`): the capture as it stands,
+        with the order it belongs to in supplementary_data.related_ids and the payee."""
+        self._authenticate(request)
+        with self.lock:
+            order_id = self.capture_orders.get(capture_id)
+            if order_id is None:
+                raise self._fail(Problem(404, "INVALID_RESOURCE_ID", None))
+            order = self.orders[order_id]
+            for unit in order["purchase_units"]:
+                for capture in unit.get("payments", {}).get("captures", []):
+                    if capture["id"] == capture_id:
+                        answer = copy.deepcopy(capture)
+                        answer["supplementary_data"] = {"related_ids": {"order_id": order_id}}
+                        answer["payee"] = copy.deepcopy(unit["payee"])
+        return json_response(answer, 200, {"Paypal-Debug-Id": self._debug_id()})
 
     # ---- buyer approval ----------------------------------------------------------------------------
     def pay(self, object_id: str, amount_minor: int | None = None, outcome: str = "success",

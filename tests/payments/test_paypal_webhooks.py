@@ -258,6 +258,98 @@ def test_event_id_is_lenient(raw, expected):
     assert webhooks.event_id(raw) == expected
 
 
+# ---- pure: freshness and what PayPal says ----------------------------------------------------------------------
+def _transmission_at(stamp: str) -> webhooks.Transmission:
+    return webhooks.Transmission("tid-1", stamp, "c2ln", "https://api-m.paypal.com/v1/certs/C", "SHA256withRSA")
+
+
+@pytest.mark.parametrize("stamp, tolerance, fresh", [
+    ("2026-11-27T12:00:00Z", 300, True), ("2026-11-27T11:55:00Z", 300, True), ("2026-11-27T12:05:00Z", 300, True),
+    ("2026-11-27T11:54:59Z", 300, False), ("2026-11-27T12:05:01Z", 300, False),
+    ("2026-11-27T13:00:00+01:00", 300, True), ("2026-11-27T11:59:00.123Z", 30, False),
+    ("2026-11-20T12:00:00Z", 300, False), ("2027-11-27T12:00:00Z", 300, False),
+])
+def test_the_transmission_time_must_be_within_the_tolerance_either_way(stamp, tolerance, fresh):
+    if fresh:
+        webhooks.check_transmission_time(_transmission_at(stamp), NOW, tolerance)
+    else:
+        with pytest.raises(WebhookRejected, match="transmission time"):
+            webhooks.check_transmission_time(_transmission_at(stamp), NOW, tolerance)
+
+
+@pytest.mark.parametrize("stamp", ["", "yesterday", "2026-11-27T12:00:00", "1732708800", "2026-13-01T00:00:00Z"])
+def test_a_transmission_time_that_is_no_date_time_is_rejected(stamp):
+    with pytest.raises(WebhookRejected, match="PAYPAL-TRANSMISSION-TIME"):
+        webhooks.check_transmission_time(_transmission_at(stamp), NOW, 300)
+
+
+def test_a_transmission_id_longer_than_paypals_is_rejected(signer):
+    headers = signer.headers(b"{}", "ID")
+    with pytest.raises(WebhookRejected, match="TRANSMISSION-ID"):
+        webhooks.transmission_from({**headers, "Paypal-Transmission-Id": "t" * 101})
+
+
+def paypal_capture(**changes) -> dict:
+    """GET /v2/payments/captures/{id} as PayPal answers it (schema capture-2)."""
+    capture = {"id": "2GG279541U471931P", "status": "COMPLETED", "amount": {"currency_code": "USD", "value": "2469.00"},
+               "final_capture": True, "invoice_id": "inv42-pp-1", "custom_id": "42",
+               "supplementary_data": {"related_ids": {"order_id": "5O190127TN364715T"}},
+               "links": [{"href": "https://api-m.paypal.com/v2/checkout/orders/5O190127TN364715T", "rel": "up",
+                          "method": "GET"}]}
+    capture.update(changes)
+    validate(PAYMENTS, "capture-2", capture)
+    return capture
+
+
+def claimed(**resource) -> base.PaymentEvent:
+    """What a (possibly forged) body claims: another invoice, order and amount for the same capture id."""
+    return webhooks.parse_event(encode(capture_event(
+        amount={"currency_code": "EUR", "value": "1.00"}, invoice_id="someone-else", custom_id="7",
+        supplementary_data={"related_ids": {"order_id": "9ZZ99999ZZ9999999"}}, **resource)))
+
+
+def test_a_capture_event_is_rebuilt_from_paypals_answer():
+    event = webhooks.confirmed_event(claimed(), paypal_capture())
+    assert event.kind == base.EVENT_PAID and event.event_id == "WH-58D329510W468432D-8HN650336L201105X"
+    assert event.payment == GatewayPayment("2GG279541U471931P", Money(246900, "USD"))
+    assert (event.link_id, event.reference, event.invoice_id) == ("5O190127TN364715T", "inv42-pp-1", 42)
+
+
+def test_the_order_may_come_from_the_up_link():
+    event = webhooks.confirmed_event(claimed(), paypal_capture(supplementary_data={}))
+    assert event.link_id == "5O190127TN364715T"
+
+
+@pytest.mark.parametrize("status, kind", [("REFUNDED", base.EVENT_PAID), ("PARTIALLY_REFUNDED", base.EVENT_PAID),
+                                          ("DECLINED", base.EVENT_FAILED), ("FAILED", base.EVENT_FAILED)])
+def test_paypals_status_decides(status, kind):
+    event = webhooks.confirmed_event(claimed(), paypal_capture(status=status))
+    assert event.kind == kind and (event.payment is None) == (kind == base.EVENT_FAILED)
+
+
+@pytest.mark.parametrize("status", ["PENDING", ["COMPLETED"]])
+def test_a_capture_not_completed_at_paypal_is_asked_again_later(status):
+    capture = paypal_capture(status="PENDING")
+    capture["status"] = status
+    with pytest.raises(GatewayError) as info:
+        webhooks.confirmed_event(claimed(), capture)
+    assert info.value.kind == base.SERVER
+
+
+@pytest.mark.parametrize("answer", [paypal_capture(id="OTHER0CAPTURE0001"), [], None,
+                                    paypal_capture(supplementary_data={}, links=[])])
+def test_an_answer_about_something_else_is_rejected(answer):
+    with pytest.raises(WebhookRejected):
+        webhooks.confirmed_event(claimed(), answer)
+
+
+@pytest.mark.parametrize("custom_id", [None, "", "INV-42", "4" * 19, "-1"])
+def test_a_custom_id_that_is_not_our_invoice_id_is_not_used(custom_id):
+    capture = paypal_capture()
+    capture.pop("custom_id") if custom_id is None else capture.update(custom_id=custom_id)
+    assert webhooks.confirmed_event(claimed(), capture).invoice_id is None
+
+
 def test_settings_carry_the_certificate_prefixes(gateway_config):
     settings = PayPalGateway.settings_from(gateway_config)
     assert settings.cert_url_prefixes == tuple(gateway_config["PAYPAL_CERT_URL_PREFIXES"])
@@ -432,8 +524,11 @@ def test_malformed_but_signed_json_is_rejected(gateway, hooked, control, sandbox
                 json.dumps(capture_event(amount={"currency_code": "USD", "value": "1.001"})).encode()):
         with pytest.raises(WebhookRejected):
             gateway.verify_webhook(raw, sign(raw), TIMEOUT)
-    raw = json.dumps(capture_event()).encode()
-    assert gateway.verify_webhook(raw, sign(raw), TIMEOUT).kind == base.EVENT_PAID  # the same signer, well-formed
+    raw = json.dumps(order_event()).encode()
+    assert gateway.verify_webhook(raw, sign(raw), TIMEOUT).kind == base.EVENT_APPROVED  # the same signer, well-formed
+    raw = json.dumps(capture_event()).encode()  # well-formed and signed, but PayPal has no such capture
+    with pytest.raises(WebhookRejected, match="no capture '2GG279541U471931P'"):
+        gateway.verify_webhook(raw, sign(raw), TIMEOUT)
 
 
 # ---- the postback path: certificate on a host we may not fetch from -----------------------------------------------
@@ -496,11 +591,15 @@ def test_certificate_download_when_paypal_is_down_is_a_gateway_error(settings, g
         make_gateway(settings).verify_webhook(body, headers, TIMEOUT)
 
 
-def test_cached_certificate_verifies_while_paypal_is_down(gateway, genuine, control):
+def test_cached_certificate_verifies_while_paypal_is_down_but_a_capture_needs_paypal(gateway, genuine, control):
     body, headers = genuine
     gateway.verify_webhook(body, headers, TIMEOUT)
+    approved_body, approved_headers = delivery(control, "CHECKOUT.ORDER.APPROVED")
     control.post("/_sandbox/faults", {"gateway": "paypal", "mode": "down"})
-    assert gateway.verify_webhook(body, headers, TIMEOUT).kind == base.EVENT_PAID
+    assert gateway.verify_webhook(approved_body, approved_headers, TIMEOUT).kind == base.EVENT_APPROVED
+    with pytest.raises(GatewayError) as info:  # money is credited only as PayPal reports the capture
+        gateway.verify_webhook(body, headers, TIMEOUT)
+    assert info.value.kind == base.UNREACHABLE
 
 
 # ---- verify_return ---------------------------------------------------------------------------------------------

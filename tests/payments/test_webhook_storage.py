@@ -10,7 +10,7 @@ import stripe
 
 from portal import jobs
 from portal.extensions import db
-from portal.models import Invoice, Job, PaymentMismatch, ProcessedEvent, WebhookDelivery, utcnow
+from portal.models import Invoice, Job, PaymentMismatch, ProcessedEvent, WebhookDelivery, WebhookTransmission, utcnow
 from tests.payments.test_webhooks import _captured_delivery
 
 GATEWAYS = ["razorpay", "stripe", "paypal"]
@@ -184,6 +184,19 @@ def test_the_retention_period_is_configurable_and_the_cli_prunes_too(pay_app, ru
     result = runner.invoke(args=["payments", "prune-webhooks"])
     assert result.exit_code == 0 and "Deleted 1 webhook deliveries older than 7 days" in result.output
     assert set(db.session.scalars(db.select(WebhookDelivery.id))) == {young}
+
+
+def test_old_paypal_transmission_ids_are_pruned_with_the_deliveries(pay_app, runner):
+    pay_app.config["WEBHOOK_RETENTION_DAYS"] = 7
+    db.session.add_all([
+        WebhookTransmission(gateway="paypal", transmission_id="tx-old", body_sha256="0" * 64,
+                            received_at=utcnow() - timedelta(days=8)),
+        WebhookTransmission(gateway="paypal", transmission_id="tx-young", body_sha256="0" * 64,
+                            received_at=utcnow() - timedelta(days=6)),
+    ])
+    db.session.commit()
+    assert runner.invoke(args=["payments", "prune-webhooks"]).exit_code == 0
+    assert set(db.session.scalars(db.select(WebhookTransmission.transmission_id))) == {"tx-young"}
 
 
 def test_a_delivery_paypal_cannot_verify_now_gets_503_is_trimmed_and_counted(pay_app, client, make_invoice,

@@ -272,6 +272,27 @@ def test_approve_capture_and_signed_webhooks(paypal, sandbox, receiver, schemas)
     assert sorted(types) == ["CHECKOUT.ORDER.APPROVED", "PAYMENT.CAPTURE.COMPLETED"]
 
 
+def test_a_capture_is_shown_by_id(paypal, control, schemas):
+    """GET /v2/payments/captures/{id} (Payments v2 `captures.get`): what a webhook's capture really is."""
+    order = paypal.call("POST", "/v2/checkout/orders", order_request(value="19.99", currency="EUR")).json()
+    completed = control.post("/_sandbox/pay", {"gateway": "paypal", "id": order["id"], "capture": True})
+    in_order = completed["purchase_units"][0]["payments"]["captures"][0]
+    response = paypal.call("GET", f"/v2/payments/captures/{in_order['id']}")
+    assert response.status_code == 200 and response.headers["Paypal-Debug-Id"]
+    capture = response.json()
+    schemas("payments_payment_v2", "capture-2", capture)
+    assert {k: capture[k] for k in ("id", "status", "amount", "invoice_id", "custom_id")} == \
+        {"id": in_order["id"], "status": "COMPLETED", "amount": {"currency_code": "EUR", "value": "19.99"},
+         "invoice_id": "INV-0001-a1", "custom_id": "1"}
+    assert capture["supplementary_data"]["related_ids"]["order_id"] == order["id"]
+    assert capture["payee"]["merchant_id"]
+    missing = paypal.call("GET", "/v2/payments/captures/2GG279541U471931P")
+    assert missing.status_code == 404 and missing.json()["details"][0]["issue"] == "INVALID_RESOURCE_ID"
+    schemas("payments_payment_v2", "error_404", missing.json())
+    unauthenticated = requests.get(f"{paypal.base}/v2/payments/captures/{in_order['id']}", timeout=5)
+    assert unauthenticated.status_code == 401
+
+
 def test_denied_capture(paypal, control, receiver):
     order = paypal.call("POST", "/v2/checkout/orders", order_request(style="application_context")).json()
     control.post("/_sandbox/pay", {"gateway": "paypal", "id": order["id"], "outcome": "deny"})

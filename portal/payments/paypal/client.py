@@ -9,7 +9,7 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Mapping
@@ -73,7 +73,8 @@ class PayPalGateway(Gateway):
             api_base=(config.get("PAYPAL_API_BASE") or (LIVE_API_BASE if live else SANDBOX_API_BASE)).rstrip("/"),
             key_id=client_id, key_secret=secret, webhook_secret=config.get("PAYPAL_WEBHOOK_ID") or None,
             timeout=_seconds(config.get("GATEWAY_TIMEOUT_SECONDS")), live=live,
-            cert_url_prefixes=tuple(config.get("PAYPAL_CERT_URL_PREFIXES", ())))
+            cert_url_prefixes=tuple(config.get("PAYPAL_CERT_URL_PREFIXES", ())),
+            webhook_tolerance=int(config.get("PAYPAL_WEBHOOK_TOLERANCE_SECONDS") or webhooks.TOLERANCE_SECONDS))
 
     @classmethod
     def configuration_problems(cls, config: Mapping[str, Any]) -> list[str]:
@@ -142,20 +143,43 @@ class PayPalGateway(Gateway):
         return webhooks.event_id(raw_body)
 
     def verify_webhook(self, raw_body: bytes, headers: Mapping[str, str], timeout: float) -> PaymentEvent:
-        """Offline when PAYPAL-CERT-URL is on an allowed host (PAYPAL_CERT_URL_PREFIXES or the API base's
-        origin), else PayPal's postback. WebhookRejected for anything forged or malformed; GatewayError only
-        when PayPal itself cannot be asked (certificate download or postback failed): do not apply then."""
+        """A fresh transmission (PAYPAL_WEBHOOK_TOLERANCE_SECONDS), then the signature: offline when
+        PAYPAL-CERT-URL is on an allowed host (PAYPAL_CERT_URL_PREFIXES or the API base's origin), else PayPal's
+        postback. A capture event is then rebuilt from PayPal's own answer about the capture, since the signature
+        covers only a CRC-32 of the body. WebhookRejected for anything forged, stale or malformed; GatewayError
+        when PayPal cannot be asked (certificate, postback or capture lookup failed): do not apply then, PayPal
+        delivers again. The event carries the transmission id, for ledger.claim_transmission."""
         transmission = webhooks.transmission_from(headers)
         webhooks.event_json(raw_body)  # one JSON object, or rejected before any I/O
         webhook_id = self.settings.webhook_secret
         if not webhook_id:
             raise WebhookRejected("PAYPAL_WEBHOOK_ID is not configured: cannot verify PayPal webhooks")
+        webhooks.check_transmission_time(transmission, _now(), self.settings.webhook_tolerance)
         if webhooks.cert_url_allowed(transmission.cert_url, self.settings.cert_url_prefixes, self.settings.api_base):
             certificate = self._certificate(transmission.cert_url, timeout)
             webhooks.check_signature(certificate, transmission, webhook_id, raw_body, _now())
         else:
             self._postback(transmission, webhook_id, raw_body, timeout)
-        return webhooks.parse_event(raw_body)
+        event = self._as_paypal_reports_it(webhooks.parse_event(raw_body), timeout)
+        return replace(event, transmission_id=transmission.transmission_id)
+
+    def fetch_capture(self, capture_id: str, timeout: float) -> Any:
+        """GET /v2/payments/captures/{id} (Payments v2 `captures.get`): the capture as PayPal knows it."""
+        return self._call("GET", f"/v2/payments/captures/{quote(capture_id, safe='')}", timeout)
+
+    def _as_paypal_reports_it(self, event: PaymentEvent, timeout: float) -> PaymentEvent:
+        """Before an event may credit money, ask PayPal about its capture and keep only what PayPal says.
+        A capture PayPal does not know (404) or will not look up (4xx) is no capture of ours: rejected."""
+        capture_id = webhooks.capture_to_confirm(event)
+        if capture_id is None:
+            return event
+        try:
+            capture = self.fetch_capture(capture_id, timeout)
+        except GatewayError as exc:
+            if exc.kind in (NOT_FOUND, REJECTED):
+                raise WebhookRejected(f"PayPal has no capture {capture_id[:40]!r} for us ({exc.code})") from None
+            raise
+        return webhooks.confirmed_event(event, capture)
 
     def verify_return(self, params: Mapping[str, str], link_id: str, timeout: float) -> GatewayLink:
         """The buyer came back with `?token=<order id>&PayerID=…` (GATEWAY-FACTS). The token must be this

@@ -39,8 +39,8 @@ REFERENCE_ID_MAX = 256
 _OPEN_STATUSES = frozenset({"CREATED", "SAVED", "PAYER_ACTION_REQUIRED", "APPROVED"})
 # Capture statuses (schema `capture_status`) whose money reached the merchant; refunds are a separate matter.
 # Each such capture is one GatewayPayment, so `payments` always sums to `amount_paid`.
-_MONEY_TAKEN = frozenset({"COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED"})
-_CAPTURE_FAILED = frozenset({"DECLINED", "FAILED"})
+MONEY_TAKEN = frozenset({"COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED"})
+CAPTURE_FAILED = frozenset({"DECLINED", "FAILED"})
 _APPROVAL_RELS = ("payer-action", "approve")  # payment_source style, then the older application_context style
 
 UNREADABLE = "unreadable_response"
@@ -139,7 +139,7 @@ def link_status(order_status: str, amount: Money, paid: Money, captures: list[Ma
         return LINK_PAID
     if paid.minor > 0:
         return LINK_PARTIALLY_PAID
-    if captures and all(c.get("status") in _CAPTURE_FAILED for c in captures):
+    if captures and all(c.get("status") in CAPTURE_FAILED for c in captures):
         return LINK_CANCELLED  # captured and declined: this order can never be paid; a new link is needed
     return LINK_CREATED  # capture PENDING (eCheck, review): money not in yet; PAYMENT.CAPTURE.COMPLETED follows
 
@@ -156,7 +156,7 @@ def order_to_link(order: Any, *, now: datetime, request: LinkRequest | None = No
         paid = Money.zero(amount.currency)
         payments = []
         for capture in captures:
-            if capture.get("status") in _MONEY_TAKEN:
+            if capture.get("status") in MONEY_TAKEN:
                 payment = GatewayPayment(str(capture["id"]), parse_amount(capture["amount"]))
                 paid = paid + payment.amount
                 payments.append(payment)

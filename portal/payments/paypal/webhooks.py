@@ -1,5 +1,11 @@
-"""PayPal webhooks, pure: the signed message, which certificate URLs may be fetched, the postback body, and
-event JSON -> PaymentEvent. No I/O here: `client.py` fetches the certificate or calls the postback.
+"""PayPal webhooks, pure: the signed message, its freshness, which certificate URLs may be fetched, the postback
+body, event JSON -> PaymentEvent, and that event rebuilt from PayPal's own answer about the capture. No I/O here:
+`client.py` fetches the certificate, calls the postback and asks PayPal for the capture.
+
+The signature covers only a CRC-32 of the body, and CRC-32 can be forced with four chosen bytes: a captured
+delivery's headers fit any body with the same CRC. So the body is never trusted for money: a capture event is
+credited as GET /v2/payments/captures/{id} reports it (`confirmed_event`), the transmission time must be fresh
+(`check_transmission_time`), and each transmission id is good for one body (ledger.claim_transmission).
 
 Facts: https://developer.paypal.com/api/rest/webhooks/rest/ (headers; the message is
 `transmission_id|transmission_time|webhook_id|crc32(raw body)`, CRC-32 as an unsigned decimal, signed
@@ -11,8 +17,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Mapping
 from urllib.parse import urlsplit
@@ -22,9 +29,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ..base import (EVENT_APPROVED, EVENT_FAILED, EVENT_IGNORED, EVENT_PAID, GatewayPayment, PaymentEvent,
-                    WebhookRejected)
+from ..base import (EVENT_APPROVED, EVENT_FAILED, EVENT_IGNORED, EVENT_PAID, SERVER, GatewayError, GatewayPayment,
+                    PaymentEvent, WebhookRejected)
 from ...money import Money, MoneyError
+from .translate import CAPTURE_FAILED, MONEY_TAKEN
 
 NAME = "paypal"
 AUTH_ALGO = "SHA256withRSA"  # the only algorithm PayPal signs with (PAYPAL-AUTH-ALGO)
@@ -37,6 +45,10 @@ AUTH_ALGO_HEADER = "PAYPAL-AUTH-ALGO"
 _REQUIRED = (TRANSMISSION_ID, TRANSMISSION_TIME, TRANSMISSION_SIG, CERT_URL, AUTH_ALGO_HEADER)
 CERT_MAX_BYTES = 64 * 1024  # a PEM certificate chain is a few KB
 EVENT_ID_MAX = 255  # PayPal's are "WH-" and about 36 more; a longer `id` is no dedupe key of PayPal's
+# Schema verify_webhook_signature: transmission_id maxLength 50 (PayPal's are UUIDs); we store up to 100.
+TRANSMISSION_ID_MAX = 100
+TOLERANCE_SECONDS = 300  # default of PAYPAL_WEBHOOK_TOLERANCE_SECONDS, either way, as Stripe's default
+_INVOICE_ID = re.compile(r"[0-9]{1,18}")  # our custom_id: the invoice's id (translate.order_body)
 
 # Event types we act on (developer.paypal.com/api/rest/webhooks/event-names/).
 CAPTURE_COMPLETED = "PAYMENT.CAPTURE.COMPLETED"
@@ -78,7 +90,26 @@ def transmission_from(headers: Mapping[str, str]) -> Transmission:
                      found[TRANSMISSION_SIG].strip(), found[CERT_URL].strip(), found[AUTH_ALGO_HEADER].strip())
     if t.auth_algo != AUTH_ALGO:
         raise WebhookRejected(f"unsupported PAYPAL-AUTH-ALGO {t.auth_algo[:40]!r}")
+    if len(t.transmission_id) > TRANSMISSION_ID_MAX:
+        raise WebhookRejected("PAYPAL-TRANSMISSION-ID is longer than PayPal's")
     return t
+
+
+def check_transmission_time(transmission: Transmission, now: datetime, tolerance: int) -> None:
+    """Refuse a transmission stamped more than `tolerance` seconds before or after `now` (the stamp is signed):
+    a captured delivery cannot be replayed later, nor one stamped ahead be kept for later. The sandbox signs each
+    attempt afresh, as we take PayPal to; a payment whose every attempt came too late is still found by
+    reconciliation."""
+    text = transmission.transmission_time
+    try:
+        moment = datetime.fromisoformat(text)  # RFC 3339, e.g. 2026-11-27T12:00:00Z
+    except ValueError:
+        raise WebhookRejected(f"PAYPAL-TRANSMISSION-TIME {text[:40]!r} is not a date-time") from None
+    if moment.tzinfo is None:
+        raise WebhookRejected(f"PAYPAL-TRANSMISSION-TIME {text[:40]!r} has no time zone")
+    drift = abs((now - moment).total_seconds())
+    if drift > tolerance:
+        raise WebhookRejected(f"transmission time {text[:40]!r} is {int(drift)} s from now, more than {tolerance} s")
 
 
 def _origin(url: str) -> tuple[str, str] | None:
@@ -202,6 +233,16 @@ def _capture_order_id(resource: Mapping[str, Any]) -> str | None:
     return _text(related.get("order_id")) if isinstance(related, dict) else None
 
 
+def _up_order_id(capture: Mapping[str, Any]) -> str | None:
+    """The order of a capture from its `up` link (…/v2/checkout/orders/{id}), when supplementary_data is absent."""
+    for link in capture.get("links") or []:
+        if isinstance(link, dict) and link.get("rel") == "up" and isinstance(link.get("href"), str):
+            head, _, order_id = urlsplit(link["href"]).path.rpartition("/")
+            if head.endswith("/v2/checkout/orders") and order_id:
+                return order_id
+    return None
+
+
 def _order_reference(order: Mapping[str, Any]) -> str | None:
     units = order.get("purchase_units")
     unit = units[0] if isinstance(units, list) and units and isinstance(units[0], dict) else {}
@@ -239,3 +280,32 @@ def parse_event(raw_body: bytes) -> PaymentEvent:
     # (PENDING, REFUNDED, REVERSED, ...) is stored but not acted on.
     link_id = _text(resource.get("id")) if event_type.startswith("CHECKOUT.ORDER.") else None
     return event(EVENT_IGNORED, link_id, _order_reference(resource) if link_id else None)
+
+
+# ---- what PayPal itself says ------------------------------------------------------------------------------------
+def capture_to_confirm(event: PaymentEvent) -> str | None:
+    """The capture to ask PayPal about before `event` may credit money; None when it credits nothing."""
+    return event.payment.payment_id if event.kind == EVENT_PAID and event.payment is not None else None
+
+
+def confirmed_event(event: PaymentEvent, capture: Any) -> PaymentEvent:
+    """`event` as PayPal's answer about its capture (GET /v2/payments/captures/{id}, schema `capture-2`) tells
+    it: status, amount, currency, order (our link), invoice_id (our reference) and custom_id (our invoice) all
+    come from PayPal; of the delivered body only the event id and type remain. A capture PayPal still reports
+    as PENDING is GatewayError: answer 503, and PayPal's next attempt asks again."""
+    if not isinstance(capture, dict) or capture.get("id") != capture_to_confirm(event):
+        raise WebhookRejected("PayPal's answer is not about this event's capture")
+    order_id = _capture_order_id(capture) or _up_order_id(capture)
+    if not order_id:
+        raise WebhookRejected("PayPal's capture names no order")
+    custom_id = capture.get("custom_id")
+    known = {"link_id": order_id, "reference": _text(capture.get("invoice_id")),
+             "invoice_id": int(custom_id) if isinstance(custom_id, str) and _INVOICE_ID.fullmatch(custom_id) else None}
+    status = capture.get("status") if isinstance(capture.get("status"), str) else None
+    if status in MONEY_TAKEN:
+        return replace(event, kind=EVENT_PAID, payment=GatewayPayment(capture["id"], _amount(capture.get("amount"))),
+                       **known)
+    if status in CAPTURE_FAILED:
+        return replace(event, kind=EVENT_FAILED, payment=None, **known)
+    raise GatewayError(NAME, SERVER, "capture_not_completed",
+                       f"PayPal reports capture {capture['id']} as {str(status)[:20]!r}, not completed yet")
