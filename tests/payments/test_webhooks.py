@@ -159,7 +159,8 @@ def _stripe_event_signed_at(pay_app, make_invoice, control, offset):
     return invoice, body.encode(), {"Stripe-Signature": header}
 
 
-@pytest.mark.parametrize("offset", [-301, 301])
+# Ten seconds past the 300 s tolerance: the check runs a moment after signing, even on a busy machine.
+@pytest.mark.parametrize("offset", [-310, 310])
 def test_stale_and_future_stripe_timestamps_are_refused(pay_app, client, make_invoice, control, offset):
     invoice, body, headers = _stripe_event_signed_at(pay_app, make_invoice, control, offset)
     assert _post(client, "stripe", body, headers).status_code == 400
