@@ -47,7 +47,7 @@ def index():
     return response
 
 
-@bp.post("/mismatches/<int:mismatch_id>/resolve")
+@bp.post("/mismatches/<id:mismatch_id>/resolve")
 @login_required
 def resolve_mismatch(mismatch_id: int):
     from ..models import PaymentMismatch, utcnow

@@ -39,7 +39,7 @@ def create():
     return render_template("users/form.html", form=form), status
 
 
-@bp.post("/<int:user_id>/role")
+@bp.post("/<id:user_id>/role")
 @admin_required
 def update_role(user_id: int):
     user = get_user_or_404(user_id)
@@ -55,13 +55,13 @@ def update_role(user_id: int):
     return redirect(url_for("users.index")), 303
 
 
-@bp.post("/<int:user_id>/deactivate")
+@bp.post("/<id:user_id>/deactivate")
 @admin_required
 def deactivate(user_id: int):
     return _set_active(user_id, False)
 
 
-@bp.post("/<int:user_id>/activate")
+@bp.post("/<id:user_id>/activate")
 @admin_required
 def activate(user_id: int):
     return _set_active(user_id, True)
@@ -78,7 +78,7 @@ def _set_active(user_id: int, active: bool):
     return redirect(url_for("users.index")), 303
 
 
-@bp.post("/<int:user_id>/reset-password")
+@bp.post("/<id:user_id>/reset-password")
 @admin_required
 def reset(user_id: int):
     user = get_user_or_404(user_id)
