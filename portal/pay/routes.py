@@ -117,7 +117,7 @@ def qr(token: str):
                                                   title=f"Pay invoice {invoice.number}")
     response = make_response(buffer.getvalue())
     response.headers["Content-Type"] = "image/svg+xml"
-    response.headers["Cache-Control"] = "public, max-age=3600"
+    response.headers["Cache-Control"] = "private, max-age=3600"  # the URL carries the pay token
     return response
 
 
