@@ -31,6 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
     limiter.init_app(app)
 
     from . import auth, api, errors, gateways, invoices, jobs, security, users, cli, pay, templating, webhooks
+    from . import validation
     from .payments import engine as payment_engine
     from .payments import ledger, reconcile  # noqa: F401  (they register background job handlers)
 
@@ -38,6 +39,7 @@ def create_app(config: dict | None = None) -> Flask:
     security.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
+    validation.init_app(app)  # URL converters first: the blueprints' rules below use them
     app.register_blueprint(auth.bp)
     app.register_blueprint(invoices.bp)
     app.register_blueprint(users.bp)

@@ -1,15 +1,17 @@
 """The OpenAPI 3 description of `/api/v1`, served at `/api/v1/openapi.json`."""
 from ..models import STATUSES
+from ..validation import MAX_ID, MAX_PAGE, MAX_PER_PAGE, MAX_SEARCH_LENGTH
 
 _money = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "example": "1234.50",
           "description": "Decimal string in major units; never a float."}
 _minor = {"type": "integer", "description": "Integer amount in the currency's minor unit."}
 _error = {"$ref": "#/components/schemas/Error"}
+_NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"  # portal/validation.py refuses them in any query string
 
 
 def _responses(ok_code: str, ok_schema: dict, *errors: str) -> dict:
     described = {
-        "400": "Malformed request or parameter",
+        "400": "Malformed request or parameter (any query value with NUL or control characters, for one)",
         "401": "Missing or invalid API token",
         "404": "No such invoice",
         "409": "The invoice's status does not allow this",
@@ -22,7 +24,7 @@ def _responses(ok_code: str, ok_schema: dict, *errors: str) -> dict:
 
 
 _invoice_ref = {"$ref": "#/components/schemas/Invoice"}
-_id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
 
 
 def _replace_draft() -> dict:
@@ -48,11 +50,12 @@ def openapi_document() -> dict:
                     "summary": "List invoices, newest first",
                     "parameters": [
                         {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(STATUSES)}},
-                        {"name": "q", "in": "query", "schema": {"type": "string"},
+                        {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": MAX_SEARCH_LENGTH,
+                                                               "pattern": _NO_CONTROL_CHARACTERS},
                          "description": "Search by number, customer name or email"},
-                        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
                         {"name": "per_page", "in": "query",
-                         "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+                         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}},
                     ],
                     "responses": _responses("200", {"$ref": "#/components/schemas/InvoicePage"}, "400", "401"),
                 },
@@ -65,7 +68,7 @@ def openapi_document() -> dict:
             },
             "/invoices/{id}": {
                 "parameters": [_id_param],
-                "get": {"summary": "One invoice", "responses": _responses("200", _invoice_ref, "401", "404")},
+                "get": {"summary": "One invoice", "responses": _responses("200", _invoice_ref, "400", "401", "404")},
                 # PATCH and PUT are the same call: both replace the whole contents of a draft.
                 "patch": _replace_draft(),
                 "put": _replace_draft(),
@@ -73,12 +76,12 @@ def openapi_document() -> dict:
             "/invoices/{id}/open": {
                 "parameters": [_id_param],
                 "post": {"summary": "Issue a draft invoice to the customer",
-                         "responses": _responses("200", _invoice_ref, "401", "404", "409")},
+                         "responses": _responses("200", _invoice_ref, "400", "401", "404", "409")},
             },
             "/invoices/{id}/void": {
                 "parameters": [_id_param],
                 "post": {"summary": "Void an invoice (not once money was received)",
-                         "responses": _responses("200", _invoice_ref, "401", "404", "409")},
+                         "responses": _responses("200", _invoice_ref, "400", "401", "404", "409")},
             },
             "/invoices/{id}/payment-link": {
                 "parameters": [_id_param],
@@ -98,11 +101,11 @@ def openapi_document() -> dict:
             },
             "/gateways": {
                 "get": {"summary": "Every gateway with its configuration, breaker state, success rate and latency",
-                        "responses": _responses("200", {"type": "array", "items": {"$ref": "#/components/schemas/Gateway"}}, "401")},
+                        "responses": _responses("200", {"type": "array", "items": {"$ref": "#/components/schemas/Gateway"}}, "400", "401")},
             },
             "/payments/statistics": {
                 "get": {"summary": "Payment statistics computed from the attempt log",
-                        "responses": _responses("200", {"$ref": "#/components/schemas/Statistics"}, "401")},
+                        "responses": _responses("200", {"$ref": "#/components/schemas/Statistics"}, "400", "401")},
             },
         },
         "components": {

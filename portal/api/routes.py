@@ -1,5 +1,3 @@
-import re
-
 from flask import g, jsonify, request
 
 from ..errors import json_error
@@ -8,17 +6,11 @@ from ..invoices import service
 from ..invoices.service import InvoiceInputError
 from ..models import STATUSES, Invoice, InvoiceStateError
 from ..payments import engine, registry, routing, stats
+from ..validation import MAX_PAGE, MAX_PER_PAGE, InvalidParameter, query_int, query_text
 from . import bp
 from .auth import token_required
 from .openapi import openapi_document
 from .serializers import attempt_json, invoice_json
-
-MAX_PER_PAGE = 100
-# Far beyond any real listing, yet OFFSET (page - 1) * per_page stays inside a 64-bit integer.
-MAX_PAGE = 1_000_000_000
-# Ids are 32-bit INTEGER columns: larger ones cannot exist, and PostgreSQL errors on comparing them.
-MAX_ID = 2**31 - 1
-_WHOLE_NUMBER_RE = re.compile(r"[0-9]{1,18}", re.ASCII)
 
 
 def _json_body():
@@ -33,7 +25,7 @@ def _json_body():
 
 
 def _invoice_or_404(invoice_id: int):
-    invoice = db.session.get(Invoice, invoice_id) if invoice_id <= MAX_ID else None
+    invoice = db.session.get(Invoice, invoice_id)  # the `id` converter keeps it inside the column
     if invoice is None:
         return None, json_error(404, "not_found", f"There is no invoice with id {invoice_id}.")
     return invoice, None
@@ -41,17 +33,6 @@ def _invoice_or_404(invoice_id: int):
 
 def _validation_error(exc: InvoiceInputError):
     return json_error(422, "validation_failed", "Some fields are invalid: " + str(exc), fields=exc.errors)
-
-
-def _positive_int(name: str, default: int, maximum: int | None = None):
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return default, None
-    # ASCII digits only: str.isdigit() also accepts '²' or '١', which int() then rejects or misreads.
-    if not _WHOLE_NUMBER_RE.fullmatch(raw) or int(raw) < 1 or (maximum and int(raw) > maximum):
-        limit = f" up to {maximum}" if maximum else ""
-        return None, json_error(400, "invalid_parameter", f"'{name}' must be a whole number from 1{limit}.")
-    return int(raw), None
 
 
 @bp.get("/openapi.json")
@@ -62,18 +43,12 @@ def openapi():
 @bp.get("/invoices")
 @token_required
 def list_invoices():
-    status = request.args.get("status") or None
+    status = query_text("status") or None
     if status is not None and status not in STATUSES:
-        return json_error(400, "invalid_parameter", f"'status' must be one of: {', '.join(STATUSES)}.")
-    page, error = _positive_int("page", 1, MAX_PAGE)
-    if error:
-        return error
-    per_page, error = _positive_int("per_page", 25, MAX_PER_PAGE)
-    if error:
-        return error
-    q = request.args.get("q")
-    if q is not None and "\x00" in q:  # PostgreSQL refuses NUL in text; no invoice can match it anyway
-        return json_error(400, "invalid_parameter", "'q' must not contain NUL characters.")
+        raise InvalidParameter(f"'status' must be one of: {', '.join(STATUSES)}.")
+    page = query_int("page", 1, MAX_PAGE)
+    per_page = query_int("per_page", 25, MAX_PER_PAGE)
+    q = query_text("q")
     pagination = db.paginate(service.search_query(q, status), page=page,
                              per_page=per_page, error_out=False)
     return jsonify({
@@ -98,14 +73,14 @@ def create_invoice():
     return jsonify(invoice_json(invoice)), 201, {"Location": f"/api/v1/invoices/{invoice.id}"}
 
 
-@bp.get("/invoices/<int:invoice_id>")
+@bp.get("/invoices/<id:invoice_id>")
 @token_required
 def get_invoice(invoice_id: int):
     invoice, error = _invoice_or_404(invoice_id)
     return error or jsonify(invoice_json(invoice))
 
 
-@bp.route("/invoices/<int:invoice_id>", methods=["PUT", "PATCH"])
+@bp.route("/invoices/<id:invoice_id>", methods=["PUT", "PATCH"])
 @token_required
 def update_invoice(invoice_id: int):
     invoice, error = _invoice_or_404(invoice_id)
@@ -137,19 +112,19 @@ def _state_change(invoice_id: int, change, code: str):
     return jsonify(invoice_json(invoice))
 
 
-@bp.post("/invoices/<int:invoice_id>/open")
+@bp.post("/invoices/<id:invoice_id>/open")
 @token_required
 def open_invoice(invoice_id: int):
     return _state_change(invoice_id, service.open_invoice, "invalid_transition")
 
 
-@bp.post("/invoices/<int:invoice_id>/void")
+@bp.post("/invoices/<id:invoice_id>/void")
 @token_required
 def void_invoice(invoice_id: int):
     return _state_change(invoice_id, service.void_invoice, "invalid_transition")
 
 
-@bp.post("/invoices/<int:invoice_id>/payment-link")
+@bp.post("/invoices/<id:invoice_id>/payment-link")
 @token_required
 def payment_link(invoice_id: int):
     invoice, error = _invoice_or_404(invoice_id)

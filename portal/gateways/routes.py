@@ -47,7 +47,7 @@ def index():
     return response
 
 
-@bp.post("/mismatches/<int:mismatch_id>/resolve")
+@bp.post("/mismatches/<id:mismatch_id>/resolve")
 @admin_required
 def resolve_mismatch(mismatch_id: int):
     """Clearing one hides money owed back to a customer (overpaid, paid while void, wrong amount): admins only."""

@@ -6,6 +6,7 @@ from ..extensions import db
 from ..models import STATUSES, AuditEvent, GatewayAttempt, Invoice, InvoiceStateError, LinkClick
 from ..payments import engine, registry, routing
 from ..pay.routes import share_links
+from ..validation import MAX_PAGE, query_int, query_text
 from . import bp, service
 from .service import InvoiceInputError
 
@@ -76,13 +77,13 @@ def home():
 @bp.get("/invoices/")
 @login_required
 def index():
-    q = request.args.get("q", "")
-    status = request.args.get("status", "")
+    q = query_text("q")
+    status = query_text("status")
     if status and status not in STATUSES:
         status = ""
-    page = request.args.get("page", 1, type=int)
+    page = query_int("page", 1, MAX_PAGE)
     stmt = service.search_query(q, status)
-    pagination = db.paginate(stmt, page=max(page, 1), per_page=current_app.config["INVOICES_PER_PAGE"],
+    pagination = db.paginate(stmt, page=page, per_page=current_app.config["INVOICES_PER_PAGE"],
                              error_out=False)
     template = "invoices/_results.html" if request.headers.get("HX-Request") else "invoices/index.html"
     response = make_response(render_template(template, pagination=pagination, q=q, status=status,
@@ -94,9 +95,9 @@ def index():
 @bp.get("/invoices/export.csv")
 @login_required
 def export_csv():
-    status = request.args.get("status", "")
+    status = query_text("status")
     try:
-        stmt = service.search_query(request.args.get("q", ""), status or None)
+        stmt = service.search_query(query_text("q"), status or None)
     except InvoiceInputError as exc:
         abort(400, str(exc))
     return Response(
@@ -139,7 +140,7 @@ def payment_panel(invoice: Invoice, **extra) -> dict:
             "gateway_names": names, "result": None, "error": None, "share": share_links(invoice), **extra}
 
 
-@bp.get("/invoices/<int:invoice_id>")
+@bp.get("/invoices/<id:invoice_id>")
 @login_required
 def detail(invoice_id: int):
     invoice = get_invoice_or_404(invoice_id)
@@ -147,7 +148,7 @@ def detail(invoice_id: int):
     return render_template("invoices/detail.html", audit=audit, **payment_panel(invoice))
 
 
-@bp.get("/invoices/<int:invoice_id>/status")
+@bp.get("/invoices/<id:invoice_id>/status")
 @login_required
 def status(invoice_id: int):
     """The live status badge; htmx stops polling (286) once the status is final."""
@@ -158,7 +159,7 @@ def status(invoice_id: int):
     return response
 
 
-@bp.post("/invoices/<int:invoice_id>/payment-link")
+@bp.post("/invoices/<id:invoice_id>/payment-link")
 @login_required
 def payment_link(invoice_id: int):
     invoice = get_invoice_or_404(invoice_id)
@@ -185,7 +186,7 @@ def payment_link(invoice_id: int):
     return redirect(url_for("invoices.detail", invoice_id=invoice.id)), 303
 
 
-@bp.route("/invoices/<int:invoice_id>/edit", methods=["GET", "POST"])
+@bp.route("/invoices/<id:invoice_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(invoice_id: int):
     invoice = get_invoice_or_404(invoice_id)
@@ -223,13 +224,13 @@ def _state_change(invoice_id: int, change, done_message: str):
     return redirect(url_for("invoices.detail", invoice_id=invoice.id)), 303
 
 
-@bp.post("/invoices/<int:invoice_id>/open")
+@bp.post("/invoices/<id:invoice_id>/open")
 @login_required
 def open_(invoice_id: int):
     return _state_change(invoice_id, service.open_invoice, "Invoice {number} is now open for payment.")
 
 
-@bp.post("/invoices/<int:invoice_id>/void")
+@bp.post("/invoices/<id:invoice_id>/void")
 @login_required
 def void(invoice_id: int):
     return _state_change(invoice_id, service.void_invoice, "Invoice {number} has been voided.")

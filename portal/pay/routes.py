@@ -14,6 +14,7 @@ from ..extensions import db, limiter
 from ..models import Invoice, PaymentLink
 from ..payments import engine, ledger, registry, routing
 from ..payments.base import GatewayError, WebhookRejected
+from ..validation import query_text
 from . import bp
 
 RETURN_LINK_PARAMS = {"razorpay": "razorpay_payment_link_id", "stripe": "session_id", "paypal": "token"}
@@ -38,17 +39,17 @@ def pay_url(invoice: Invoice) -> str:
     return f"{current_app.config['FRONTEND_URL']}/pay/{invoice.pay_token}"
 
 
-@bp.get("/<token>")
+@bp.get("/<token:token>")
 def page(token: str):
     invoice = get_invoice_by_token_or_404(token)
     response = make_response(render_template(
         "pay/page.html", invoice=invoice, options=payment_options(invoice),
-        merchant=current_app.config["MERCHANT_NAME"], returned=request.args.get("returned")))
+        merchant=current_app.config["MERCHANT_NAME"], returned=query_text("returned", max_length=20)))
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-@bp.get("/<token>/status")
+@bp.get("/<token:token>/status")
 def status(token: str):
     """The self-updating status; answers 286 (htmx: stop polling) once the state is final."""
     invoice = get_invoice_by_token_or_404(token)
@@ -59,7 +60,7 @@ def status(token: str):
     return response
 
 
-@bp.post("/<token>")
+@bp.post("/<token:token>")
 @limiter.limit("20 per minute")
 def start(token: str):
     invoice = get_invoice_by_token_or_404(token)
@@ -80,12 +81,12 @@ def start(token: str):
     return redirect(result.link.url, code=303)
 
 
-@bp.get("/<token>/return/<gateway>")
+@bp.get("/<token:token>/return/<gateway>")
 def returned(token: str, gateway: str):
     """The customer is back from the gateway. Ask the gateway what happened and apply it."""
     invoice = get_invoice_by_token_or_404(token)
     param = RETURN_LINK_PARAMS.get(gateway)
-    link_id = request.args.get(param or "", "")
+    link_id = query_text(param, max_length=255) if param else ""
     link = db.session.scalar(db.select(PaymentLink).where(
         PaymentLink.invoice_id == invoice.id, PaymentLink.gateway == gateway, PaymentLink.link_id == link_id)
     ) if param and link_id else None
@@ -108,7 +109,7 @@ def returned(token: str, gateway: str):
     return redirect(url_for("pay.page", token=token, returned=outcome)), 303
 
 
-@bp.get("/<token>/qr.svg")
+@bp.get("/<token:token>/qr.svg")
 def qr(token: str):
     invoice = get_invoice_by_token_or_404(token)
     buffer = io.BytesIO()
@@ -116,7 +117,7 @@ def qr(token: str):
                                                   title=f"Pay invoice {invoice.number}")
     response = make_response(buffer.getvalue())
     response.headers["Content-Type"] = "image/svg+xml"
-    response.headers["Cache-Control"] = "public, max-age=3600"
+    response.headers["Cache-Control"] = "private, max-age=3600"  # the URL carries the pay token
     return response
 
 

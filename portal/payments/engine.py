@@ -87,6 +87,8 @@ def _seconds(name: str) -> float:
 def generate_link(invoice: Invoice, actor_label: str = "", requested: str | None = None) -> LinkResult:
     started = time.monotonic()
     deadline = started + _seconds("PAYMENT_CLICK_DEADLINE_SECONDS")
+    if requested and requested not in registry.GATEWAY_CLASSES:  # refused before the click records it
+        raise routing.RoutingError(f"There is no gateway called {requested[:40]!r}.")
     if invoice.is_final:
         _record_click(invoice, actor_label, requested, "refused", started, reason=f"invoice is {invoice.status}")
         raise LinkRefused(f"{invoice.number} is {invoice.status.replace('_', ' ')}: there is nothing to pay.")

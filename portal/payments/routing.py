@@ -74,7 +74,7 @@ def plan(amount: Money, config: Mapping, breaker: CircuitBreaker,
     order = priority_for(amount.currency)
     if requested:
         if requested not in registry.GATEWAY_CLASSES:
-            raise RoutingError(f"There is no gateway called {requested!r}.")
+            raise RoutingError(f"There is no gateway called {requested[:40]!r}.")
         reason = _unusable(requested, amount, config, settings)
         if reason:
             raise RoutingError(reason)

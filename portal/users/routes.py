@@ -47,7 +47,7 @@ def create():
     return render_template("users/form.html", form=form), status
 
 
-@bp.post("/<int:user_id>/role")
+@bp.post("/<id:user_id>/role")
 @admin_required
 def update_role(user_id: int):
     user = get_user_or_404(user_id)
@@ -64,13 +64,13 @@ def update_role(user_id: int):
     return redirect(url_for("users.index")), 303
 
 
-@bp.post("/<int:user_id>/deactivate")
+@bp.post("/<id:user_id>/deactivate")
 @admin_required
 def deactivate(user_id: int):
     return _set_active(user_id, False)
 
 
-@bp.post("/<int:user_id>/activate")
+@bp.post("/<id:user_id>/activate")
 @admin_required
 def activate(user_id: int):
     return _set_active(user_id, True)
@@ -87,7 +87,7 @@ def _set_active(user_id: int, active: bool):
     return redirect(url_for("users.index")), 303
 
 
-@bp.post("/<int:user_id>/reset-password")
+@bp.post("/<id:user_id>/reset-password")
 @admin_required
 def reset(user_id: int):
     user = get_user_or_404(user_id)
@@ -96,7 +96,7 @@ def reset(user_id: int):
     return render_template("users/password.html", user=user, password=password, created=False)
 
 
-@bp.post("/<int:user_id>/sign-out-everywhere")
+@bp.post("/<id:user_id>/sign-out-everywhere")
 @admin_required
 def sign_out_everywhere(user_id: int):
     user = get_user_or_404(user_id)

@@ -465,11 +465,13 @@ def test_list_bad_parameter_is_400_invalid_parameter(api, make_invoice, query):
 
 def test_list_search_with_odd_characters_is_not_a_server_error(api, make_invoice):
     make_invoice()
-    for q in ("'; DROP TABLE invoices; --", "\\", "∑ 日本", "a" * 5000):
+    for q in ("'; DROP TABLE invoices; --", "\\", "∑ 日本", "a" * 200):
         response = api.get("/invoices", query_string={"q": q})
         assert response.status_code == 200, q
         assert response.get_json()["total"] == 0
     assert_error(api.get("/invoices", query_string={"q": "a\x00b"}), 400, "invalid_parameter")
+    assert "'q'" in assert_error(api.get("/invoices", query_string={"q": "a" * 5000}), 400,
+                                 "invalid_parameter")["message"]
 
 
 # -- get, unknown paths and methods ------------------------------------------------------------

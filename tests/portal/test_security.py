@@ -106,3 +106,11 @@ def test_oversized_request_is_refused_cleanly(app, signed_in_staff):
     app.config["MAX_CONTENT_LENGTH"] = 2048
     response = signed_in_staff.post("/invoices/new", {"notes": "x" * 5000})
     assert response.status_code == 413
+
+
+def test_qr_code_of_a_pay_link_is_kept_by_no_shared_cache(client, make_invoice):
+    # The URL carries the pay token: a proxy or CDN must not keep it for others to find.
+    invoice = make_invoice(open_it=True)
+    response = client.get(f"/pay/{invoice.pay_token}/qr.svg")
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    assert response.cache_control.private and not response.cache_control.public
