@@ -193,3 +193,36 @@ def test_currency_is_a_list_and_due_date_defaults_from_terms(signed_in_staff):
     due = dict(form.fields)["due_date"]
     from datetime import date, timedelta
     assert due == (date.today() + timedelta(days=14)).isoformat()
+
+
+# ---- the admin page for tax rates -------------------------------------------------------------------
+
+def test_admin_adds_edits_and_archives_rates_and_invoices_keep_theirs(signed_in_admin, make_invoice):
+    browser = signed_in_admin
+    assert browser.post("/settings/tax-rates", {"name": "Sales tax 8.875%", "percent": "8.875"}).status_code == 303
+    rate = db.session.scalars(db.select(TaxRate)).one()
+    assert rate.percent_milli == 8875
+    invoice = make_invoice(currency="USD", items=[{"description": "Work", "quantity": 1, "unit_price": "10.00",
+                                                   "tax_rate": "Sales tax 8.875%"}])
+    assert invoice.total_minor == 1089  # 1000 + 88.75 -> 89
+    assert browser.post(f"/settings/tax-rates/{rate.id}", {"name": "Sales tax", "percent": "9"}).status_code == 303
+    assert browser.post(f"/settings/tax-rates/{rate.id}/archive", {}).status_code == 303
+    db.session.refresh(rate)
+    db.session.refresh(invoice)
+    assert rate.archived_at is not None and rate.percent_milli == 9000
+    assert invoice.lines[0].tax_name == "Sales tax 8.875%" and invoice.total_minor == 1089
+    page = browser.get("/settings/tax-rates").get_data(as_text=True)
+    assert "Archived" in page and "Restore" in page
+
+
+def test_rate_input_is_checked_and_staff_cannot_edit_rates(signed_in_admin, browser, staff):
+    bad = signed_in_admin.post("/settings/tax-rates", {"name": "", "percent": "100.5"})
+    assert bad.status_code == 422
+    html = bad.get_data(as_text=True)
+    assert "is required" in html and "must be at most 100" in html and 'aria-invalid="true"' in html
+    assert db.session.scalar(db.select(db.func.count(TaxRate.id))) == 0
+    signed_in_admin.post("/logout", {})
+    browser.login(staff.email)
+    assert browser.get("/settings/tax-rates").status_code == 403
+    assert browser.post("/settings/tax-rates", {"name": "GST 1%", "percent": "1"}).status_code == 403
+    assert db.session.scalar(db.select(db.func.count(TaxRate.id))) == 0
