@@ -122,3 +122,33 @@ def test_the_api_takes_the_same_fields_and_gives_the_same_total(pay_app, api):
                                       "items": [{"description": "x", "unit_price": "1.00", "tax_rate": "VAT 99%"}]})
     assert bad.status_code == 422 and "items[0].tax_rate" in bad.get_json()["error"]["fields"]
     assert db.session.scalar(db.select(db.func.count(Invoice.id))) == 1
+
+
+@pytest.mark.parametrize("item, discount, field, message", [
+    ({"quantity": "99999999"}, None, "items[0].quantity", "is too large (at most 1,000,000)"),
+    ({"quantity": 10**30}, None, "items[0].quantity", "is too large"),
+    ({"quantity": "1.2345"}, None, "items[0].quantity", "at most 3 decimal places"),
+    ({"quantity": "0.000"}, None, "items[0].quantity", "more than zero"),
+    ({"quantity": "1,5"}, None, "items[0].quantity", "no commas"),
+    ({"tax_rate_id": 999}, None, "items[0].tax_rate_id", "not one of the tax rates"),
+    ({}, {"type": "percent", "value": "100.5"}, "discount.value", "at most 100"),
+    ({}, {"type": "amount", "value": "10.01"}, "discount.value", "more than the subtotal"),
+    ({}, {"type": "amount", "value": "1.001"}, "discount.value", "at most 2 decimal places"),
+    ({}, {"type": "half", "value": "1"}, "discount.type", "percent or amount"),
+])
+def test_bad_quantities_rates_and_discounts_are_named_and_change_nothing(api, item, discount, field, message):
+    body = {"customer": {"name": "A", "email": "a@example.com"}, "currency": "INR",
+            "items": [{"description": "x", "unit_price": "10.00", **item}]}
+    if discount:
+        body["discount"] = discount
+    response = api.post("/invoices", json=body)
+    assert response.status_code == 422
+    assert message in response.get_json()["error"]["fields"][field]
+    assert db.session.scalar(db.select(db.func.count(Invoice.id))) == 0
+
+
+def test_a_discount_of_everything_is_refused_as_a_zero_total(api):
+    response = api.post("/invoices", json={"customer": {"name": "A", "email": "a@example.com"}, "currency": "USD",
+                                           "items": [{"description": "x", "unit_price": "10.00"}],
+                                           "discount": {"type": "percent", "value": "100"}})
+    assert response.status_code == 422 and "more than zero" in response.get_json()["error"]["fields"]["items"]

@@ -21,6 +21,7 @@
       row.querySelectorAll("input").forEach(function (input) { input.value = input.name.endsWith("quantity") ? "1" : ""; });
       row.querySelectorAll("select").forEach(function (select) { select.selectedIndex = 0; });
       row.querySelectorAll(".field-error").forEach(function (el) { el.remove(); });
+      row.querySelectorAll("[autofocus]").forEach(function (el) { el.removeAttribute("autofocus"); });
       row.querySelectorAll("[aria-invalid]").forEach(function (el) {
         el.removeAttribute("aria-invalid");
         el.removeAttribute("aria-describedby");
