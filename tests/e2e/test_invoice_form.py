@@ -29,7 +29,11 @@ def shot(page, name):
 
 def no_sideways_scroll(page, width):
     scroll = page.evaluate("document.documentElement.scrollWidth")
-    assert scroll <= width, f"{page.url} scrolls sideways ({scroll}px at {width}px)"
+    wide = page.evaluate("""w => [...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > w + 1)
+        .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))""",
+                         width)
+    assert scroll <= width, f"{page.url} scrolls sideways ({scroll}px at {width}px): {wide}"
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -79,7 +83,35 @@ def test_inr_invoice_with_two_rates_fraction_and_discount_then_edit_unchanged(pa
     expect(page.locator(".flash-success")).to_contain_text("updated")
     invoice = db.session.scalars(db.select(Invoice)).one()
     assert invoice.total_minor == 206549 and [l.quantity_milli for l in invoice.lines] == [1500, 2000]
+
+    # Issued, the customer's pay page shows the same breakdown and amount.
+    page.click("text=Issue invoice")
+    page.goto(f"{live_server}/pay/{invoice.pay_token}")
+    expect(page.locator(".grand-total .num")).to_have_text("₹2,065.49")
+    expect(page.locator("main")).to_contain_text("Due ₹2,065.49")
+    expect(page.locator("table.lines")).to_contain_text("GST 5%")
+    no_sideways_scroll(page, width)
+    shot(page, f"pay-{size}")
     assert page.console_errors == []
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_admin_tax_rates_page(page, live_server, admin, size):
+    width, height = SIZES[size]
+    page.set_viewport_size({"width": width, "height": height})
+    sign_in(page, live_server, admin.email)
+    page.click("nav >> text=Tax rates")
+    page.fill("#rate-name", "Sales tax 8.875%")
+    page.fill("#rate-percent", "8.875")
+    page.click("text=Add rate")
+    expect(page.locator(".flash-success")).to_contain_text("Sales tax 8.875% added")
+    page.fill("#rate-name", "GST 18%")
+    page.fill("#rate-percent", "180")
+    page.click("text=Add rate")
+    expect(page.locator("#rate-percent")).to_be_focused()
+    expect(page.locator("#rate-percent-error")).to_have_text("must be at most 100")
+    no_sideways_scroll(page, width)
+    shot(page, f"tax-rates-{size}")
 
 
 @pytest.mark.parametrize("size", SIZES)
