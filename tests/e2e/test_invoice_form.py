@@ -72,6 +72,7 @@ def test_inr_invoice_with_two_rates_fraction_and_discount_then_edit_unchanged(pa
 
     expect(page.locator("h1")).to_contain_text("INV-")
     expect(page.locator(".amount")).to_have_text("₹2,065.49")
+    no_sideways_scroll(page, width)
     shot(page, f"invoice-{size}")
     page.click("a:has-text('Edit')")
     expect(page.locator("[data-line-row]")).to_have_count(2)  # no extra blank line
