@@ -152,3 +152,18 @@ def test_a_discount_of_everything_is_refused_as_a_zero_total(api):
                                            "items": [{"description": "x", "unit_price": "10.00"}],
                                            "discount": {"type": "percent", "value": "100"}})
     assert response.status_code == 422 and "more than zero" in response.get_json()["error"]["fields"]["items"]
+
+
+def test_api_edit_keeps_an_archived_rate_the_draft_already_has(api, make_invoice):
+    [gst] = _rates({"GST 18%": "18"}).values()
+    invoice = make_invoice(items=[{"description": "Work", "quantity": 1, "unit_price": "100.00", "tax_rate_id": gst}])
+    db.session.get(TaxRate, gst).archived_at = db.func.now()
+    db.session.commit()
+    body = api.get(f"/invoices/{invoice.id}").get_json()
+    again = {"customer": body["customer"], "currency": "INR",
+             "items": [{k: i[k] for k in ("description", "quantity", "unit_price", "tax_rate_id")} for i in body["items"]]}
+    response = api.put(f"/invoices/{invoice.id}", json=again)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["total_minor"] == 11800
+    fresh = api.post("/invoices", json=again)
+    assert fresh.status_code == 422 and "items[0].tax_rate_id" in fresh.get_json()["error"]["fields"]
