@@ -55,7 +55,7 @@ def seed(n: int) -> None:
                          "currency": currency, "status": STATUSES[i % len(STATUSES)], "total_minor": 123450 + i,
                          "amount_paid_minor": 0, "notes": "", "pay_token": secrets.token_urlsafe(24),
                          "created_at": now - timedelta(minutes=n - i), "updated_at": now})
-        lines.append({"invoice_id": i + 1, "position": 0, "description": "Work", "quantity": 1,
+        lines.append({"invoice_id": i + 1, "position": 0, "description": "Work", "quantity_milli": 1000,
                       "unit_price_minor": 123450 + i})
     db.session.execute(insert(Customer), customers)
     db.session.execute(insert(Invoice), invoices)

@@ -68,7 +68,7 @@ def seed(app, count: int) -> list[tuple[str, str, int]]:
                              "status": "open", "total_minor": amount, "amount_paid_minor": 0, "notes": "",
                              "pay_token": secrets.token_urlsafe(24), "created_at": now, "updated_at": now,
                              "opened_at": now, "accept_partial": False})
-            lines.append({"invoice_id": i, "position": 0, "description": "Work", "quantity": 1,
+            lines.append({"invoice_id": i, "position": 0, "description": "Work", "quantity_milli": 1000,
                           "unit_price_minor": amount})
             link_id, reference = f"plink_bench{i:08d}", f"INV-2026-{i:05d}-rp1-bench"
             links.append({"id": i, "invoice_id": i, "gateway": "razorpay", "reference": reference,

@@ -8,7 +8,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from .extensions import db
-from .models import ApiToken, AuditEvent, User, normalize_email, utcnow
+from .models import ApiToken, AuditEvent, TaxRate, User, normalize_email, utcnow
 from .users.accounts import AccountError, create_user
 
 users_cli = AppGroup("users", help="Manage staff accounts.")
@@ -69,17 +69,24 @@ def seed_command():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(password + "\n")
         path.chmod(0o600)
+        # Tax rates a merchant here would define first (admins edit them under Tax rates).
+        rates = [TaxRate(name=n, percent_milli=p) for n, p in
+                 (("GST 18%", 18_000), ("GST 5%", 5_000), ("Sales tax 8.875%", 8_875))]
+        db.session.add_all(rates)
+        db.session.commit()
         samples = [
-            ("Asha Traders", "asha@example.com", "INR", [("Website design", 1, "45000.00"), ("Hosting (12 months)", 12, "499.50")]),
-            ("Blue Fern LLC", "ap@bluefern.example", "USD", [("Consulting hours", 10, "120.00")]),
-            ("Kobe Imports", "billing@kobe.example", "JPY", [("Tea sets", 3, "4800")]),
-            ("Gulf Supplies", "accounts@gulf.example", "KWD", [("Spare parts", 2, "12.750")]),
+            ("Asha Traders", "asha@example.com", "INR", [("Website design", 1, "45000.00", "GST 18%"),
+                                                         ("Hosting (12 months)", 12, "499.50", "GST 18%"),
+                                                         ("Design review (hours)", "1.5", "2000.00", "GST 5%")]),
+            ("Blue Fern LLC", "ap@bluefern.example", "USD", [("Consulting hours", 10, "120.00", "Sales tax 8.875%")]),
+            ("Kobe Imports", "billing@kobe.example", "JPY", [("Tea sets", 3, "4800", None)]),
+            ("Gulf Supplies", "accounts@gulf.example", "KWD", [("Spare parts", 2, "12.750", None)]),
         ]
         for name, email, currency, items in samples:
             parsed = service.parse_invoice_input({
                 "customer": {"name": name, "email": email},
                 "currency": currency,
-                "items": [{"description": d, "quantity": q, "unit_price": p} for d, q, p in items],
+                "items": [{"description": d, "quantity": q, "unit_price": p, "tax_rate": r} for d, q, p, r in items],
                 "due_date": (utcnow() + timedelta(days=14)).date().isoformat(),
             })
             invoice = service.create_invoice(parsed, admin, via="demo seed")

@@ -187,6 +187,9 @@ def load_config(instance_path: Path | None = None, environ: dict | None = None) 
         "CACHE_DEFAULT_TIMEOUT": 300,
         "CACHE_KEY_PREFIX": "hisabpro:",
         "INVOICES_PER_PAGE": _int(env, "INVOICES_PER_PAGE", 25, minimum=1),
+        # The invoice form's defaults until merchant settings exist (issue 9).
+        "INVOICE_DEFAULT_CURRENCY": (env.get("INVOICE_DEFAULT_CURRENCY") or "INR").strip().upper(),
+        "INVOICE_PAYMENT_TERMS_DAYS": _int(env, "INVOICE_PAYMENT_TERMS_DAYS", 14),
         # Gateways. Kept here so `payments check` and later issues read one place.
         "RAZORPAY_KEY_ID": env.get("RAZORPAY_KEY_ID"),
         "RAZORPAY_KEY_SECRET": env.get("RAZORPAY_KEY_SECRET"),

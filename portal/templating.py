@@ -2,12 +2,17 @@
 from flask import Flask
 
 from .money import Money
+from .totals import format_milli
 
 
 def init_app(app: Flask) -> None:
     @app.template_filter("money")
     def money_filter(minor: int, currency: str) -> str:
         return Money(minor, currency).format()
+
+    @app.template_filter("percent_milli")
+    def percent_milli_filter(milli: int) -> str:
+        return format_milli(milli)
 
     @app.template_filter("datetime")
     def datetime_filter(value) -> str:

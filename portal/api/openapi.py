@@ -134,8 +134,26 @@ def openapi_document() -> dict:
                         "items": {"type": "array", "minItems": 1, "maxItems": 100, "items": {
                             "type": "object", "required": ["description", "unit_price"],
                             "properties": {"description": {"type": "string", "maxLength": 500},
-                                           "quantity": {"type": "integer", "minimum": 1, "default": 1},
-                                           "unit_price": _money}}},
+                                           "quantity": {"oneOf": [
+                                               {"type": "integer", "minimum": 1},
+                                               {"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,3})?$",
+                                                "example": "1.5"}],
+                                               "default": 1,
+                                               "description": "Up to 3 decimals, as text (\"1.5\"); at most "
+                                                              "1,000,000. A JSON fraction (1.5) is refused."},
+                                           "unit_price": _money,
+                                           "tax_rate_id": {"type": "integer", "nullable": True,
+                                                           "description": "An active tax rate's id; omit for no tax"},
+                                           "tax_rate": {"type": "string", "nullable": True, "example": "GST 18%",
+                                                        "description": "Or the active tax rate's name"}}}},
+                        "discount": {"type": "object", "nullable": True,
+                                     "description": "An invoice discount, shared over the lines before tax "
+                                                    "(README: How totals are computed)",
+                                     "properties": {"type": {"type": "string", "enum": ["percent", "amount"]},
+                                                    "value": {"type": "string", "example": "10",
+                                                              "description": "A percent (up to 3 decimals, at "
+                                                                             "most 100) or an amount in the "
+                                                                             "invoice currency"}}},
                         "due_date": {"type": "string", "format": "date"},
                         "notes": {"type": "string", "maxLength": 5000},
                         "accept_partial": {"type": "boolean", "default": False,
@@ -151,9 +169,27 @@ def openapi_document() -> dict:
                         "amount_paid": _money, "amount_paid_minor": _minor, "amount_due_minor": _minor,
                         "customer": {"$ref": "#/components/schemas/Customer"},
                         "items": {"type": "array", "items": {"type": "object", "properties": {
-                            "description": {"type": "string"}, "quantity": {"type": "integer"},
+                            "description": {"type": "string"},
+                            "quantity": {"oneOf": [{"type": "integer"}, {"type": "string"}],
+                                         "description": "An integer when whole, else exact text (\"1.5\")"},
+                            "quantity_milli": {"type": "integer", "description": "Thousandths: 1.5 -> 1500"},
                             "unit_price": _money, "unit_price_minor": _minor,
-                            "amount": _money, "amount_minor": _minor}}},
+                            "amount": _money, "amount_minor": _minor,
+                            "tax_rate_id": {"type": "integer", "nullable": True},
+                            "tax_rate": {"type": "object", "nullable": True, "properties": {
+                                "name": {"type": "string"}, "percent": {"type": "string", "example": "18"}}},
+                            "discount_minor": _minor, "tax_minor": _minor}}},
+                        "subtotal": _money, "subtotal_minor": _minor,
+                        "discount": {"type": "object", "nullable": True, "properties": {
+                            "type": {"type": "string", "enum": ["percent", "amount"]},
+                            "value": {"type": "string"}, "amount": _money, "amount_minor": _minor}},
+                        "taxes": {"type": "array", "description": "One entry per tax rate used",
+                                  "items": {"type": "object", "properties": {
+                                      "name": {"type": "string"}, "percent": {"type": "string"},
+                                      "taxable": _money, "taxable_minor": _minor,
+                                      "amount": _money, "amount_minor": _minor}}},
+                        "tax": _money, "tax_minor": _minor,
+                        "total": _money, "total_minor": _minor,
                         "due_date": {"type": "string", "format": "date", "nullable": True},
                         "notes": {"type": "string"},
                         "pay_url": {"type": "string", "format": "uri"},

@@ -92,8 +92,10 @@ def update_invoice(invoice_id: int):
     if not invoice.is_editable:
         return json_error(409, "invoice_not_editable",
                           f"{invoice.number} is {invoice.status}; only draft invoices can be edited.")
+    # A rate archived since the draft was written stays accepted on that draft's own lines.
+    keep = frozenset(line.tax_rate_id for line in invoice.lines if line.tax_rate_id)
     try:
-        parsed = service.parse_invoice_input(body)
+        parsed = service.parse_invoice_input(body, keep)
     except InvoiceInputError as exc:
         return _validation_error(exc)
     service.update_invoice(invoice, parsed, g.api_user, via="api")

@@ -2,6 +2,8 @@
 from flask import current_app, url_for
 
 from ..models import Invoice
+from ..money import Money
+from ..totals import Totals, format_milli
 
 
 def _iso(value):
@@ -12,7 +14,38 @@ def pay_url(invoice: Invoice) -> str:
     return f"{current_app.config['FRONTEND_URL']}/pay/{invoice.pay_token}"
 
 
+def _quantity(milli: int):
+    # Whole quantities stay JSON integers as before; fractions are exact decimal strings ("1.5").
+    return milli // 1000 if milli % 1000 == 0 else format_milli(milli)
+
+
+def totals_json(totals: Totals, currency: str, discount_percent_milli: int = 0) -> dict:
+    """Subtotal, discount, tax per rate and total: the same numbers the form and pay page show."""
+    def money(minor: int) -> str:
+        return Money(minor, currency).decimal_string()
+
+    discount = None
+    if totals.discount_minor or discount_percent_milli:
+        discount = {"type": "percent" if discount_percent_milli else "amount",
+                    "value": format_milli(discount_percent_milli) if discount_percent_milli
+                    else money(totals.discount_minor),
+                    "amount": money(totals.discount_minor), "amount_minor": totals.discount_minor}
+    return {
+        "subtotal": money(totals.subtotal_minor),
+        "subtotal_minor": totals.subtotal_minor,
+        "discount": discount,
+        "taxes": [{"name": t.name, "percent": format_milli(t.percent_milli),
+                   "taxable": money(t.taxable_minor), "taxable_minor": t.taxable_minor,
+                   "amount": money(t.tax_minor), "amount_minor": t.tax_minor} for t in totals.taxes],
+        "tax": money(totals.tax_minor),
+        "tax_minor": totals.tax_minor,
+        "total": money(totals.total_minor),
+        "total_minor": totals.total_minor,
+    }
+
+
 def invoice_json(invoice: Invoice) -> dict:
+    totals = invoice.totals()
     return {
         "id": invoice.id,
         "number": invoice.number,
@@ -31,14 +64,21 @@ def invoice_json(invoice: Invoice) -> dict:
         "items": [
             {
                 "description": line.description,
-                "quantity": line.quantity,
+                "quantity": _quantity(line.quantity_milli),
+                "quantity_milli": line.quantity_milli,
                 "unit_price": line.unit_price.decimal_string(),
                 "unit_price_minor": line.unit_price_minor,
                 "amount": line.amount.decimal_string(),
                 "amount_minor": line.amount.minor,
+                "tax_rate_id": line.tax_rate_id,
+                "tax_rate": ({"name": line.tax_name, "percent": format_milli(line.tax_percent_milli)}
+                             if line.tax_name else None),
+                "discount_minor": line_totals.discount_minor,
+                "tax_minor": line_totals.tax_minor,
             }
-            for line in invoice.lines
+            for line, line_totals in zip(invoice.lines, totals.lines)
         ],
+        **totals_json(totals, invoice.currency, invoice.discount_percent_milli),
         "due_date": _iso(invoice.due_date),
         "accept_partial": invoice.accept_partial,
         "notes": invoice.notes,

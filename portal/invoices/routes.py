@@ -1,16 +1,22 @@
+from datetime import date, timedelta
+
 from flask import (Response, abort, current_app, flash, make_response, redirect, render_template, request,
                    url_for)
 from flask_login import current_user, login_required
 
 from ..extensions import db
-from ..models import STATUSES, AuditEvent, GatewayAttempt, Invoice, InvoiceStateError, LinkClick
+from .. import totals as totals_rules
+from ..models import STATUSES, AuditEvent, GatewayAttempt, Invoice, InvoiceStateError, LinkClick, TaxRate
+from ..money import Money
 from ..payments import engine, registry, routing
 from ..pay.routes import share_links
 from ..validation import MAX_PAGE, query_int, query_text
-from . import bp, service
+from . import bp, form_errors, service
 from .service import InvoiceInputError
 
-BLANK_ROWS = 1
+LINE_FIELDS = ("description", "quantity", "unit_price", "tax_rate_id")
+# Offered when no gateway is configured yet: the currencies merchants here bill in most.
+FALLBACK_CURRENCIES = ("INR", "USD", "EUR", "GBP", "AED", "SGD", "AUD", "CAD", "JPY", "KWD")
 
 
 def get_invoice_or_404(invoice_id: int) -> Invoice:
@@ -20,16 +26,21 @@ def get_invoice_or_404(invoice_id: int) -> Invoice:
     return invoice
 
 
+def _is_unused_row(row: dict) -> bool:
+    # A row with no description and no price is an unused row ("Add line" fills in quantity 1 and a
+    # tax rate may be preselected), not an error.
+    return not (row.get("description") or "").strip() and not (row.get("unit_price") or "").strip()
+
+
 def _form_to_data(form) -> dict:
     """Turn the HTML form's flat fields into the same shape the JSON API takes."""
     rows: dict[int, dict] = {}
     for key, value in form.items():
         if key.startswith("items-") and key.count("-") == 2:
             _, index, name = key.split("-")
-            if index.isdigit() and name in ("description", "quantity", "unit_price"):
+            if index.isdigit() and name in LINE_FIELDS:
                 rows.setdefault(int(index), {})[name] = value
-    # A row left entirely blank is an unused row, not an error.
-    items = [rows[i] for i in sorted(rows) if any(v.strip() for v in rows[i].values())]
+    items = [rows[i] for i in sorted(rows) if not _is_unused_row(rows[i])]
     return {
         "customer": {
             "name": form.get("customer_name", ""),
@@ -38,6 +49,7 @@ def _form_to_data(form) -> dict:
         },
         "currency": form.get("currency", ""),
         "items": items,
+        "discount": {"type": form.get("discount_type", ""), "value": form.get("discount_value", "")},
         "due_date": form.get("due_date", ""),
         "notes": form.get("notes", ""),
         "accept_partial": form.get("accept_partial", ""),
@@ -45,27 +57,79 @@ def _form_to_data(form) -> dict:
 
 
 def _data_from_invoice(invoice: Invoice) -> dict:
+    if invoice.discount_percent_milli:
+        discount = {"type": "percent", "value": totals_rules.format_milli(invoice.discount_percent_milli)}
+    elif invoice.discount_amount_minor:
+        discount = {"type": "amount",
+                    "value": Money(invoice.discount_amount_minor, invoice.currency).decimal_string()}
+    else:
+        discount = {"type": "", "value": ""}
     return {
         "customer": {"name": invoice.customer.name, "email": invoice.customer.email,
                      "phone": invoice.customer.phone},
         "currency": invoice.currency,
         "items": [
-            {"description": line.description, "quantity": str(line.quantity),
-             "unit_price": line.unit_price.decimal_string()}
+            {"description": line.description, "quantity": line.quantity,
+             "unit_price": line.unit_price.decimal_string(),
+             "tax_rate_id": str(line.tax_rate_id) if line.tax_rate_id else ""}
             for line in invoice.lines
         ],
+        "discount": discount,
         "due_date": invoice.due_date.isoformat() if invoice.due_date else "",
         "notes": invoice.notes,
         "accept_partial": "on" if invoice.accept_partial else "",
     }
 
 
+def currency_choices(current: str = "") -> list[str]:
+    """What the configured gateways can take, the default currency first; a fallback list without any."""
+    taken = set()
+    for gateway in registry.configured_gateways(current_app.config).values():
+        taken |= set(gateway.currencies)
+    default = current_app.config["INVOICE_DEFAULT_CURRENCY"]
+    choices = sorted(taken) if taken else list(FALLBACK_CURRENCIES)
+    for code in (current, default):
+        if code and code not in choices:
+            choices.append(code)
+    return sorted(choices, key=lambda c: (c != default, c))
+
+
+def _keep_rate_ids(invoice: Invoice | None) -> frozenset:
+    return frozenset(line.tax_rate_id for line in invoice.lines if line.tax_rate_id) if invoice else frozenset()
+
+
+def _running_totals(data: dict, invoice: Invoice | None):
+    """The totals panel's numbers, from the same function the save uses; None while a line is unfinished."""
+    errors: dict[str, str] = {}
+    money = service.parse_money_input(data, errors, _keep_rate_ids(invoice))
+    if errors or not money.lines:
+        return None
+    try:
+        return money.totals()
+    except totals_rules.DiscountTooLarge:
+        return None
+
+
 def _render_form(data: dict, errors: dict, invoice: Invoice | None, status: int = 200):
     items = list(data.get("items") or [])
-    extra = BLANK_ROWS + (1 if request.form.get("add_line") else 0)
-    items += [{"description": "", "quantity": "1", "unit_price": ""} for _ in range(extra)]
-    return render_template("invoices/form.html", data=data, items=items, errors=errors,
-                           invoice=invoice), status
+    # One empty row to start a new invoice, and one more per "Add line" (without JavaScript); never an
+    # extra blank row on an invoice that has lines (it used to fail "is required" on every save).
+    extra = (0 if items else 1) + (1 if request.form.get("add_line") else 0)
+    items += [{"description": "", "quantity": "1", "unit_price": "", "tax_rate_id": ""} for _ in range(extra)]
+    summary = form_errors.summary(errors)
+    return render_template(
+        "invoices/form.html", data=data, items=items, errors=errors, invoice=invoice,
+        error_summary=summary, first_error=summary[0][0] if summary else None,
+        error_ids=form_errors.field_ids(errors), currencies=currency_choices(data.get("currency") or ""),
+        tax_rates=TaxRate.choices(_keep_rate_ids(invoice)), totals=_running_totals(data, invoice),
+    ), status
+
+
+def _new_invoice_data() -> dict:
+    terms = current_app.config["INVOICE_PAYMENT_TERMS_DAYS"]
+    return {"currency": current_app.config["INVOICE_DEFAULT_CURRENCY"], "items": [], "customer": {},
+            "discount": {"type": "", "value": ""},
+            "due_date": (date.today() + timedelta(days=terms)).isoformat()}
 
 
 @bp.get("/")
@@ -111,7 +175,7 @@ def export_csv():
 @login_required
 def create():
     if request.method == "GET":
-        return _render_form({"currency": "INR", "items": [], "customer": {}}, {}, None)
+        return _render_form(_new_invoice_data(), {}, None)
     data = _form_to_data(request.form)
     if request.form.get("add_line"):
         return _render_form(data, {}, None)
@@ -122,6 +186,20 @@ def create():
     invoice = service.create_invoice(parsed, current_user)
     flash(f"Invoice {invoice.number} saved as a draft.", "success")
     return redirect(url_for("invoices.detail", invoice_id=invoice.id))
+
+
+@bp.post("/invoices/totals")
+@login_required
+def running_totals():
+    """The form's running total (htmx): the save's own function on what is typed so far, nothing saved."""
+    invoice = None
+    raw_id = request.form.get("invoice_id", "")
+    if raw_id.isascii() and raw_id.isdigit() and int(raw_id) < 2**31:
+        invoice = db.session.get(Invoice, int(raw_id))
+    data = _form_to_data(request.form)
+    currency = (data.get("currency") or "").strip().upper()
+    return render_template("invoices/_running_total.html", totals=_running_totals(data, invoice),
+                           currency=currency, discount=data["discount"])
 
 
 def payment_panel(invoice: Invoice, **extra) -> dict:
@@ -199,7 +277,7 @@ def edit(invoice_id: int):
     if request.form.get("add_line"):
         return _render_form(data, {}, invoice)
     try:
-        parsed = service.parse_invoice_input(data)
+        parsed = service.parse_invoice_input(data, _keep_rate_ids(invoice))
     except InvoiceInputError as exc:
         return _render_form(data, exc.errors, invoice, 422)
     try:

@@ -14,7 +14,8 @@ from datetime import date
 from sqlalchemy import func, or_
 
 from ..extensions import db
-from ..models import AuditEvent, Customer, Invoice, InvoiceSequence, STATUSES, User, utcnow
+from .. import totals as totals_rules
+from ..models import AuditEvent, Customer, Invoice, InvoiceSequence, STATUSES, TaxRate, User, utcnow
 from ..money import Money, MoneyError, normalize_currency
 
 MAX_LINES = 100
@@ -25,6 +26,9 @@ MAX_TOTAL_MINOR = 10**15
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_RE = re.compile(r"^\+?[0-9 ()-]{6,20}$")
+# A quantity or a percent: digits, at most three decimals (checked apart, to say which rule failed).
+DECIMAL_RE = re.compile(r"([0-9]+)(?:\.([0-9]+))?", re.ASCII)
+DISCOUNT_TYPES = ("percent", "amount")
 
 
 class InvoiceInputError(ValueError):
@@ -36,15 +40,32 @@ class InvoiceInputError(ValueError):
 
 
 @dataclass
+class MoneyInput:
+    """The part of an invoice that decides its total."""
+    currency: str
+    lines: list[tuple[str, int, Money, TaxRate | None]]
+    discount_percent_milli: int = 0
+    discount_amount_minor: int = 0
+
+    def totals(self) -> totals_rules.Totals:
+        return totals_rules.compute(
+            [totals_rules.LineInput(qty, price.minor, rate.name if rate else "", rate.percent_milli if rate else 0)
+             for _, qty, price, rate in self.lines],
+            discount_percent_milli=self.discount_percent_milli, discount_amount_minor=self.discount_amount_minor)
+
+
+@dataclass
 class InvoiceInput:
     customer_name: str
     customer_email: str
     customer_phone: str
     currency: str
-    lines: list[tuple[str, int, Money]]
+    lines: list[tuple[str, int, Money, TaxRate | None]]
     due_date: date | None
     notes: str
     accept_partial: bool = False
+    discount_percent_milli: int = 0
+    discount_amount_minor: int = 0
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -64,27 +85,169 @@ def _text(value, name: str, errors: dict, *, required: bool, max_len: int) -> st
     return value
 
 
+def parse_milli(value, what: str, maximum: int) -> int:
+    """A number with up to 3 decimals as exact thousandths ("1.5" -> 1500); ValueError says what is wrong.
+
+    A whole JSON number (2) or text ("1.5"); a JSON fraction (1.5) is refused like amounts are, because
+    JSON parsers read it as a binary float.
+    """
+    if isinstance(value, bool) or value is None:
+        raise ValueError("must be a number such as 1 or \"1.5\"")
+    if isinstance(value, float):
+        raise ValueError('must be a whole number or text such as "1.5" (a JSON fraction is a float)')
+    if isinstance(value, int):
+        value = str(value) if abs(value) < 10**30 else "9" * 31
+    if not isinstance(value, str):
+        raise ValueError("must be a number such as 1 or 1.5")
+    text = value.strip()
+    if text.startswith("-") and DECIMAL_RE.fullmatch(text[1:]):
+        raise ValueError("must be more than zero" if what == "quantity" else "cannot be negative")
+    match = DECIMAL_RE.fullmatch(text)
+    if match is None:
+        raise ValueError("must be a number such as 1 or 1.5 (digits and a '.', no commas)")
+    whole, frac = match.group(1).lstrip("0") or "0", match.group(2) or ""
+    if len(whole) > len(str(maximum)) or int(whole) > maximum:
+        raise ValueError(f"is too large (at most {maximum:,})")
+    if len(frac.rstrip("0")) > 3:
+        raise ValueError("can have at most 3 decimal places")
+    milli = int(whole) * 1000 + int(frac.rstrip("0").ljust(3, "0"))
+    if milli > maximum * 1000:
+        raise ValueError(f"is too large (at most {maximum:,})")
+    return milli
+
+
 def _quantity(value, name: str, errors: dict) -> int:
-    if isinstance(value, bool):
-        errors[name] = "must be a whole number"
+    try:
+        milli = parse_milli(value, "quantity", MAX_QUANTITY)
+    except ValueError as exc:
+        errors[name] = str(exc)
         return 0
-    if isinstance(value, str):
-        value = value.strip()
-        if not re.fullmatch(r"[0-9]{1,7}", value):
-            errors[name] = "must be a whole number"
-            return 0
-        value = int(value)
-    if not isinstance(value, int):
-        errors[name] = "must be a whole number"
+    if milli <= 0:
+        errors[name] = "must be more than zero"
         return 0
-    if not 1 <= value <= MAX_QUANTITY:
-        errors[name] = f"must be between 1 and {MAX_QUANTITY:,}"
-        return 0
-    return value
+    return milli
 
 
-def parse_invoice_input(data: dict) -> InvoiceInput:
-    """Check a submitted invoice: `{"customer": {...}, "currency", "items": [...], "due_date", "notes"}`."""
+def _tax_rate(item: dict, name: str, errors: dict, keep_rate_ids: frozenset) -> TaxRate | None:
+    """items[].tax_rate_id (a number) or items[].tax_rate (the rate's name); none: no tax."""
+    raw_id, raw_name = item.get("tax_rate_id"), item.get("tax_rate")
+    rate = None
+    if raw_id not in (None, ""):
+        if isinstance(raw_id, str) and raw_id.strip().isascii() and raw_id.strip().isdigit():
+            raw_id = int(raw_id.strip())
+        if isinstance(raw_id, bool) or not isinstance(raw_id, int) or not 0 < raw_id < 2**31:
+            errors[f"{name}.tax_rate_id"] = "must be the id of a tax rate"
+            return None
+        rate = db.session.get(TaxRate, raw_id)
+        field_name = f"{name}.tax_rate_id"
+    elif raw_name not in (None, ""):
+        if not isinstance(raw_name, str):
+            errors[f"{name}.tax_rate"] = "must be the name of a tax rate"
+            return None
+        rate = db.session.scalar(db.select(TaxRate).where(TaxRate.name == raw_name.strip(),
+                                                          TaxRate.archived_at.is_(None)).limit(1))
+        field_name = f"{name}.tax_rate"
+    else:
+        return None
+    if rate is None or (rate.archived_at is not None and rate.id not in keep_rate_ids):
+        errors[field_name] = "is not one of the tax rates in use (Settings → Tax rates)"
+        return None
+    return rate
+
+
+def _discount(raw, currency: str, errors: dict) -> tuple[int, int]:
+    """`{"type": "percent"|"amount", "value": "10"}` -> (percent thousandths, amount minor)."""
+    if raw in (None, "", {}):
+        return 0, 0
+    if not isinstance(raw, dict):
+        errors["discount"] = 'must be an object such as {"type": "percent", "value": "10"}'
+        return 0, 0
+    kind, value = raw.get("type") or "", raw.get("value")
+    if value in (None, "") or (isinstance(value, str) and not value.strip()):
+        if kind and kind not in DISCOUNT_TYPES:
+            errors["discount.type"] = "must be percent or amount"
+        return 0, 0
+    if kind not in DISCOUNT_TYPES:
+        errors["discount.type"] = "must be percent or amount"
+        return 0, 0
+    if kind == "percent":
+        try:
+            percent = parse_milli(value, "percent", 100)
+        except ValueError as exc:
+            errors["discount.value"] = str(exc).replace("is too large (at most 100)", "must be at most 100 %")
+            return 0, 0
+        return percent, 0
+    if not currency:
+        return 0, 0
+    try:
+        amount = Money.parse(value if not isinstance(value, float) else repr(value), currency)
+    except MoneyError as exc:
+        errors["discount.value"] = str(exc)
+        return 0, 0
+    return 0, amount.minor
+
+
+def parse_money_input(data: dict, errors: dict, keep_rate_ids=frozenset()) -> MoneyInput:
+    """Currency, lines and discount, checked; problems go into `errors` by field name."""
+    currency = ""
+    raw_currency = data.get("currency")
+    if not isinstance(raw_currency, str) or not raw_currency.strip():
+        errors["currency"] = "is required (an ISO 4217 code such as INR or USD)"
+    else:
+        try:
+            currency = normalize_currency(raw_currency)
+        except MoneyError as exc:
+            errors["currency"] = str(exc)
+
+    lines: list[tuple[str, int, Money, TaxRate | None]] = []
+    items = data.get("items")
+    if not isinstance(items, list) or not items:
+        errors["items"] = "needs at least one line item"
+        items = []
+    elif len(items) > MAX_LINES:
+        errors["items"] = f"can have at most {MAX_LINES} lines"
+        items = []
+    for i, item in enumerate(items):
+        prefix = f"items[{i}]"
+        if not isinstance(item, dict):
+            errors[prefix] = "must be an object with description, quantity and unit_price"
+            continue
+        description = _text(item.get("description"), f"{prefix}.description", errors, required=True, max_len=500)
+        quantity = _quantity(item.get("quantity", 1), f"{prefix}.quantity", errors)
+        rate = _tax_rate(item, prefix, errors, keep_rate_ids)
+        unit_price = None
+        raw_price = item.get("unit_price")
+        if raw_price is None or raw_price == "":
+            errors[f"{prefix}.unit_price"] = "is required"
+        elif currency:
+            try:
+                unit_price = Money.parse(raw_price, currency)
+            except MoneyError as exc:
+                errors[f"{prefix}.unit_price"] = str(exc)
+        if unit_price is not None and quantity:
+            lines.append((description, quantity, unit_price, rate))
+    discount_percent, discount_amount = _discount(data.get("discount"), currency, errors)
+    money = MoneyInput(currency, lines, discount_percent, discount_amount)
+
+    if lines and not errors:
+        try:
+            total = money.totals().total_minor
+        except totals_rules.DiscountTooLarge:
+            errors["discount.value"] = "cannot be more than the subtotal"
+        else:
+            if total <= 0:
+                errors["items"] = "the invoice total must be more than zero"
+            elif total >= MAX_TOTAL_MINOR:
+                errors["items"] = (f"the invoice total is too large "
+                                   f"(at most {Money(MAX_TOTAL_MINOR - 1, currency).decimal_string()} {currency})")
+    return money
+
+
+def parse_invoice_input(data: dict, keep_rate_ids=frozenset()) -> InvoiceInput:
+    """Check a submitted invoice: `{"customer": {...}, "currency", "items": [...], "discount", "due_date", "notes"}`.
+
+    `keep_rate_ids`: archived tax rates still accepted because the draft being edited already uses them.
+    """
     errors: dict[str, str] = {}
     if not isinstance(data, dict):
         raise InvoiceInputError({"body": "must be a JSON object"})
@@ -100,52 +263,7 @@ def parse_invoice_input(data: dict) -> InvoiceInput:
     if phone and "customer.phone" not in errors and not PHONE_RE.match(phone):
         errors["customer.phone"] = "is not a phone number (digits, spaces, + ( ) -)"
 
-    currency = ""
-    raw_currency = data.get("currency")
-    if not isinstance(raw_currency, str) or not raw_currency.strip():
-        errors["currency"] = "is required (an ISO 4217 code such as INR or USD)"
-    else:
-        try:
-            currency = normalize_currency(raw_currency)
-        except MoneyError as exc:
-            errors["currency"] = str(exc)
-
-    lines: list[tuple[str, int, Money]] = []
-    items = data.get("items")
-    if not isinstance(items, list) or not items:
-        errors["items"] = "needs at least one line item"
-        items = []
-    elif len(items) > MAX_LINES:
-        errors["items"] = f"can have at most {MAX_LINES} lines"
-        items = []
-    for i, item in enumerate(items):
-        prefix = f"items[{i}]"
-        if not isinstance(item, dict):
-            errors[prefix] = "must be an object with description, quantity and unit_price"
-            continue
-        description = _text(item.get("description"), f"{prefix}.description", errors, required=True, max_len=500)
-        quantity = _quantity(item.get("quantity", 1), f"{prefix}.quantity", errors)
-        unit_price = None
-        raw_price = item.get("unit_price")
-        if raw_price is None or raw_price == "":
-            errors[f"{prefix}.unit_price"] = "is required"
-        elif currency:
-            try:
-                unit_price = Money.parse(raw_price, currency)
-            except MoneyError as exc:
-                errors[f"{prefix}.unit_price"] = str(exc)
-        if unit_price is not None and quantity:
-            lines.append((description, quantity, unit_price))
-
-    if lines and not errors:
-        try:
-            total = sum((price * qty for _, qty, price in lines), Money.zero(currency))
-            if total.minor <= 0:
-                errors["items"] = "the invoice total must be more than zero"
-            elif total.minor >= MAX_TOTAL_MINOR:
-                errors["items"] = f"the invoice total is too large (at most {Money(MAX_TOTAL_MINOR - 1, currency).decimal_string()} {currency})"
-        except MoneyError as exc:
-            errors["items"] = str(exc)
+    money = parse_money_input(data, errors, keep_rate_ids)
 
     due_date = None
     raw_due = data.get("due_date")
@@ -167,7 +285,8 @@ def parse_invoice_input(data: dict) -> InvoiceInput:
 
     if errors:
         raise InvoiceInputError(errors)
-    return InvoiceInput(name, email, phone, currency, lines, due_date, notes, accept_partial)
+    return InvoiceInput(name, email, phone, money.currency, money.lines, due_date, notes, accept_partial,
+                        money.discount_percent_milli, money.discount_amount_minor)
 
 
 def _find_or_create_customer(data: InvoiceInput) -> Customer:
@@ -200,7 +319,7 @@ def create_invoice(data: InvoiceInput, actor: User, via: str | None = None) -> I
         accept_partial=data.accept_partial,
         created_by_id=actor.id,
     )
-    invoice.set_lines(data.lines)
+    invoice.set_lines(data.lines, data.discount_percent_milli, data.discount_amount_minor)
     db.session.add(invoice)
     db.session.flush()
     AuditEvent.record(actor, "invoice.created", "invoice", invoice.id,
@@ -212,7 +331,7 @@ def create_invoice(data: InvoiceInput, actor: User, via: str | None = None) -> I
 def update_invoice(invoice: Invoice, data: InvoiceInput, actor: User, via: str | None = None) -> Invoice:
     before = invoice.total.format()
     invoice.change_currency(data.currency)
-    invoice.set_lines(data.lines)
+    invoice.set_lines(data.lines, data.discount_percent_milli, data.discount_amount_minor)
     invoice.customer = _find_or_create_customer(data)
     invoice.due_date = data.due_date
     invoice.notes = data.notes

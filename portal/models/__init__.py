@@ -9,6 +9,7 @@ from .invoices import (
     InvoiceLine,
     InvoiceSequence,
     InvoiceStateError,
+    TaxRate,
 )
 from .ledger import Job, Payment, PaymentMismatch, ProcessedEvent, WebhookDelivery, WebhookTransmission
 from .payments import (
@@ -25,6 +26,6 @@ from .users import ROLES, ApiToken, User, generate_password, normalize_email
 __all__ = [
     "ApiToken", "AuditEvent", "GatewayAttempt", "GatewaySetting", "LIVE_STATUSES", "LinkClick",
     "PaymentLink", "RoutingRule", "Job", "Payment", "PaymentMismatch", "ProcessedEvent", "WebhookDelivery", "WebhookTransmission", "Customer", "FINAL_STATUSES", "Invoice", "InvoiceLine", "InvoiceSequence",
-    "InvoiceStateError", "ROLES", "STATUSES", "TRANSITIONS", "User", "generate_password",
+    "InvoiceStateError", "ROLES", "STATUSES", "TaxRate", "TRANSITIONS", "User", "generate_password",
     "normalize_email", "utcnow",
 ]

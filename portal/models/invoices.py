@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
+from .. import totals as totals_rules
 from ..money import Money
 from .types import UTCDateTime, utcnow
 
@@ -25,6 +26,39 @@ class Customer(db.Model):
     email: Mapped[str] = mapped_column(String(254), index=True)
     phone: Mapped[str] = mapped_column(String(32), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TaxRate(db.Model):
+    """A tax rate admins define and staff pick per line. Lines copy its name and percent, so
+    archiving or editing a rate never changes an invoice already written."""
+
+    __tablename__ = "tax_rates"
+    __table_args__ = (
+        CheckConstraint("percent_milli >= 0 AND percent_milli <= 100000", name="percent_in_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    percent_milli: Mapped[int] = mapped_column()   # thousandths of a percent: 8.875 % -> 8875
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def percent(self) -> str:
+        return totals_rules.format_milli(self.percent_milli)
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+    @classmethod
+    def choices(cls, keep_ids=()) -> list["TaxRate"]:
+        """Active rates, plus any archived ones an invoice being edited already uses."""
+        keep_ids = [i for i in keep_ids if i]
+        cond = cls.archived_at.is_(None)
+        if keep_ids:
+            cond = cond | cls.id.in_(keep_ids)
+        return list(db.session.scalars(db.select(cls).where(cond).order_by(cls.name, cls.id)))
 
 
 class InvoiceSequence(db.Model):
@@ -58,7 +92,7 @@ class InvoiceSequence(db.Model):
 class InvoiceLine(db.Model):
     __tablename__ = "invoice_lines"
     __table_args__ = (
-        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("quantity_milli > 0", name="quantity_positive"),
         CheckConstraint("unit_price_minor >= 0", name="unit_price_not_negative"),
     )
 
@@ -66,10 +100,19 @@ class InvoiceLine(db.Model):
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(default=0)
     description: Mapped[str] = mapped_column(String(500))
-    quantity: Mapped[int] = mapped_column()
+    # Thousandths of a unit (1.5 hours -> 1500): exact, never a float.
+    quantity_milli: Mapped[int] = mapped_column()
     unit_price_minor: Mapped[int] = mapped_column(BigInteger)
+    # The rate picked, and its name and percent as they were when the line was saved.
+    tax_rate_id: Mapped[int | None] = mapped_column(ForeignKey("tax_rates.id"))
+    tax_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    tax_percent_milli: Mapped[int] = mapped_column(default=0, server_default="0")
 
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+    @property
+    def quantity(self) -> str:
+        return totals_rules.format_milli(self.quantity_milli)
 
     @property
     def unit_price(self) -> Money:
@@ -77,7 +120,12 @@ class InvoiceLine(db.Model):
 
     @property
     def amount(self) -> Money:
-        return self.unit_price * self.quantity
+        """The line's net: quantity x unit price, rounded half-up (before discount and tax)."""
+        return Money(totals_rules.line_net(self.quantity_milli, self.unit_price_minor), self.invoice.currency)
+
+    def rule_input(self) -> totals_rules.LineInput:
+        return totals_rules.LineInput(self.quantity_milli, self.unit_price_minor, self.tax_name,
+                                      self.tax_percent_milli)
 
 
 # Which status may follow which. Payments decide between partially_paid / paid / overpaid.
@@ -98,6 +146,9 @@ class Invoice(db.Model):
     __table_args__ = (
         CheckConstraint("total_minor >= 0", name="total_not_negative"),
         CheckConstraint("amount_paid_minor >= 0", name="paid_not_negative"),
+        CheckConstraint("discount_percent_milli >= 0 AND discount_percent_milli <= 100000",
+                        name="discount_percent_in_range"),
+        CheckConstraint("discount_amount_minor >= 0", name="discount_amount_not_negative"),
         Index("ix_invoices_created", "created_at", "id"),
         Index("ix_invoices_status_created", "status", "created_at", "id"),
     )
@@ -130,12 +181,17 @@ class Invoice(db.Model):
     link_lock_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Razorpay partial payments (issue 5); the engine passes it on to gateways that support it.
     accept_partial: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The invoice discount as entered: a percent (thousandths) or an amount; at most one is non-zero.
+    discount_percent_milli: Mapped[int] = mapped_column(default=0, server_default="0")
+    discount_amount_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     def __init__(self, **kwargs):
         # Column defaults apply only at INSERT; a new invoice must be a draft from the first line.
         kwargs.setdefault("status", "draft")
         kwargs.setdefault("total_minor", 0)
         kwargs.setdefault("amount_paid_minor", 0)
+        kwargs.setdefault("discount_percent_milli", 0)
+        kwargs.setdefault("discount_amount_minor", 0)
         super().__init__(**kwargs)
 
     @property
@@ -167,24 +223,41 @@ class Invoice(db.Model):
             raise InvoiceStateError(f"A {self.status.replace('_', ' ')} invoice cannot become {new_status.replace('_', ' ')}.")
         self.status = new_status
 
-    def set_lines(self, lines: list[tuple[str, int, Money]]) -> None:
-        """Replace the line items (description, quantity, unit price); drafts only."""
+    @property
+    def discount_kind(self) -> str:
+        if self.discount_percent_milli:
+            return "percent"
+        return "amount" if self.discount_amount_minor else ""
+
+    def totals(self) -> totals_rules.Totals:
+        """Subtotal, discount, tax per rate and total, by the rules in portal/invoices/totals.py."""
+        return totals_rules.compute([line.rule_input() for line in self.lines],
+                                    discount_percent_milli=self.discount_percent_milli or 0,
+                                    discount_amount_minor=self.discount_amount_minor or 0)
+
+    def set_lines(self, lines, discount_percent_milli: int = 0, discount_amount_minor: int = 0) -> None:
+        """Replace the line items and the discount, and compute the total; drafts only.
+
+        Each line is (description, quantity_milli, unit price, tax rate or None).
+        """
         if not self.is_editable:
             raise InvoiceStateError(f"Only draft invoices can be edited; this one is {self.status.replace('_', ' ')}.")
         if not lines:
             raise InvoiceStateError("An invoice needs at least one line item.")
-        total = Money.zero(self.currency)
         new_lines = []
-        for position, (description, quantity, unit_price) in enumerate(lines):
+        for position, (description, quantity_milli, unit_price, rate) in enumerate(lines):
             if unit_price.currency != self.currency:
                 raise InvoiceStateError("Every line must be in the invoice's currency.")
-            total = total + unit_price * quantity
             new_lines.append(
-                InvoiceLine(position=position, description=description, quantity=quantity,
-                            unit_price_minor=unit_price.minor)
+                InvoiceLine(position=position, description=description, quantity_milli=quantity_milli,
+                            unit_price_minor=unit_price.minor, tax_rate_id=rate.id if rate else None,
+                            tax_name=rate.name if rate else "", tax_percent_milli=rate.percent_milli if rate else 0)
             )
         self.lines = new_lines
-        self.total_minor = total.minor
+        self.discount_percent_milli = discount_percent_milli
+        self.discount_amount_minor = discount_amount_minor
+        # The amount every gateway is asked for comes from here: the same function as the form's total.
+        self.total_minor = self.totals().total_minor
 
     def change_currency(self, currency: str) -> None:
         if not self.is_editable:

@@ -18,7 +18,7 @@ def test_invoice_lifecycle_in_a_real_browser(page, live_server, staff):
     page.click("text=New invoice >> nth=0")
     page.fill("input[name=customer_name]", "Asha Traders")
     page.fill("input[name=customer_email]", "asha@example.com")
-    page.fill("input[name=currency]", "INR")
+    page.select_option("select[name=currency]", "INR")
     page.fill("input[name=items-0-description]", "Website design")
     page.fill("input[name=items-0-unit_price]", "45000.00")
     page.click("[data-add-line]")  # JavaScript adds a row without a round trip

@@ -177,7 +177,12 @@ def test_create_returns_201_with_location_and_contract_fields(api):
     created_at = datetime.fromisoformat(body["created_at"])
     assert created_at.utcoffset() is not None  # timezone-aware
     assert body["items"] == [{"description": "Design work", "quantity": 2, "unit_price": "1234.50",
-                              "unit_price_minor": 123450, "amount": "2469.00", "amount_minor": 246900}]
+                              "unit_price_minor": 123450, "amount": "2469.00", "amount_minor": 246900,
+                              # issue 9, additive: quantities in thousandths, tax and discount per line
+                              "quantity_milli": 2000, "tax_rate_id": None, "tax_rate": None,
+                              "discount_minor": 0, "tax_minor": 0}]
+    assert body["subtotal_minor"] == body["total_minor"] == 246900 and body["taxes"] == []
+    assert body["discount"] is None
 
     # The Location points at the same invoice.
     again = api.get(f"/invoices/{body['id']}")

@@ -14,7 +14,7 @@ def test_draft_opens_and_only_drafts_edit(make_invoice):
     invoice.open()
     assert invoice.status == "open" and invoice.opened_at is not None
     with pytest.raises(InvoiceStateError, match="Only draft invoices can be edited"):
-        invoice.set_lines([("Changed", 1, Money(100, "INR"))])
+        invoice.set_lines([("Changed", 1000, Money(100, "INR"), None)])
     with pytest.raises(InvoiceStateError):
         invoice.open()
 
@@ -35,7 +35,7 @@ def test_paid_invoice_cannot_be_voided_or_edited(make_invoice):
     with pytest.raises(InvoiceStateError, match="cannot be voided"):
         invoice.void()
     with pytest.raises(InvoiceStateError):
-        invoice.set_lines([("x", 1, Money(1, "INR"))])
+        invoice.set_lines([("x", 1000, Money(1, "INR"), None)])
     assert invoice.status == "paid"
 
 

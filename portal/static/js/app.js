@@ -4,8 +4,10 @@
 
   function renumber(tbody) {
     tbody.querySelectorAll("[data-line-row]").forEach(function (row, index) {
-      row.querySelectorAll("input").forEach(function (input) {
+      row.querySelectorAll("input, select").forEach(function (input) {
         input.name = input.name.replace(/^items-\d+-/, "items-" + index + "-");
+        input.id = input.name;
+        input.setAttribute("aria-label", input.getAttribute("aria-label").replace(/^Line \d+/, "Line " + (index + 1)));
       });
     });
   }
@@ -17,7 +19,13 @@
       var last = tbody.querySelector("[data-line-row]:last-child");
       var row = last.cloneNode(true);
       row.querySelectorAll("input").forEach(function (input) { input.value = input.name.endsWith("quantity") ? "1" : ""; });
+      row.querySelectorAll("select").forEach(function (select) { select.selectedIndex = 0; });
       row.querySelectorAll(".field-error").forEach(function (el) { el.remove(); });
+      row.querySelectorAll("[autofocus]").forEach(function (el) { el.removeAttribute("autofocus"); });
+      row.querySelectorAll("[aria-invalid]").forEach(function (el) {
+        el.removeAttribute("aria-invalid");
+        el.removeAttribute("aria-describedby");
+      });
       tbody.appendChild(row);
       renumber(tbody);
       showRemoveButtons(tbody);
@@ -32,6 +40,8 @@
         remove.closest("[data-line-row]").remove();
         renumber(body);
         showRemoveButtons(body);
+        // The running total listens for this: a removed line changes it without any input event.
+        document.body.dispatchEvent(new CustomEvent("lines-changed"));
       }
       return;
     }
