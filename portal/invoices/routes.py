@@ -3,6 +3,7 @@ from flask import (Response, abort, current_app, flash, make_response, redirect,
 from flask_login import current_user, login_required
 
 from ..extensions import db
+from ..merchant import merchant_settings
 from ..models import STATUSES, AuditEvent, GatewayAttempt, Invoice, InvoiceStateError, LinkClick
 from ..payments import engine, registry, routing
 from ..pay.routes import share_links
@@ -67,12 +68,6 @@ def _render_form(data: dict, errors: dict, invoice: Invoice | None, status: int 
                            invoice=invoice), status
 
 
-@bp.get("/")
-@login_required
-def home():
-    return redirect(url_for("invoices.index"))
-
-
 @bp.get("/invoices/")
 @login_required
 def index():
@@ -110,7 +105,9 @@ def export_csv():
 @login_required
 def create():
     if request.method == "GET":
-        return _render_form({"currency": "INR", "items": [], "customer": {}}, {}, None)
+        merchant = merchant_settings()  # the merchant's currency, and terms counted from the merchant's today
+        return _render_form({"currency": merchant.default_currency, "due_date": merchant.default_due_date().isoformat(),
+                             "items": [], "customer": {}}, {}, None)
     data = _form_to_data(request.form)
     if request.form.get("add_line"):
         return _render_form(data, {}, None)

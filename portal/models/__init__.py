@@ -10,6 +10,7 @@ from .invoices import (
     InvoiceSequence,
     InvoiceStateError,
 )
+from .merchant import MerchantSetting
 from .ledger import Job, Payment, PaymentMismatch, ProcessedEvent, WebhookDelivery
 from .payments import (
     LIVE_STATUSES,
@@ -23,7 +24,7 @@ from .types import utcnow
 from .users import ROLES, ApiToken, User, generate_password, normalize_email
 
 __all__ = [
-    "ApiToken", "AuditEvent", "GatewayAttempt", "GatewaySetting", "LIVE_STATUSES", "LinkClick",
+    "ApiToken", "AuditEvent", "MerchantSetting", "GatewayAttempt", "GatewaySetting", "LIVE_STATUSES", "LinkClick",
     "PaymentLink", "RoutingRule", "Job", "Payment", "PaymentMismatch", "ProcessedEvent", "WebhookDelivery", "Customer", "FINAL_STATUSES", "Invoice", "InvoiceLine", "InvoiceSequence",
     "InvoiceStateError", "ROLES", "STATUSES", "TRANSITIONS", "User", "generate_password",
     "normalize_email", "utcnow",

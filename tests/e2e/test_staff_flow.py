@@ -9,7 +9,7 @@ def sign_in(page, base, email):
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    expect(page).to_have_url(base + "/invoices/")
+    expect(page).to_have_url(base + "/")
 
 
 def test_invoice_lifecycle_in_a_real_browser(page, live_server, staff):

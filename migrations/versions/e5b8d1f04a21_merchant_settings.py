@@ -1,0 +1,40 @@
+"""merchant_settings: the merchant's details, currency, time zone and payment terms
+
+Revision ID: e5b8d1f04a21
+Revises: c41e7a9d2b10
+Create Date: 2026-12-02 03:45:00.000000
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+import portal.models.types
+
+
+# revision identifiers, used by Alembic.
+revision = 'e5b8d1f04a21'
+down_revision = 'c41e7a9d2b10'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table(
+        'merchant_settings',
+        sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column('business_name', sa.String(length=200), nullable=False),
+        sa.Column('address', sa.Text(), nullable=False),
+        sa.Column('tax_id', sa.String(length=32), nullable=False),
+        sa.Column('default_currency', sa.String(length=3), nullable=False),
+        sa.Column('time_zone', sa.String(length=64), nullable=False),
+        sa.Column('payment_terms_days', sa.Integer(), nullable=False),
+        sa.Column('invoice_footer', sa.Text(), nullable=False),
+        sa.Column('updated_at', portal.models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint('id = 1', name=op.f('ck_merchant_settings_single_row')),
+        sa.CheckConstraint('payment_terms_days >= 0', name=op.f('ck_merchant_settings_terms_not_negative')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_merchant_settings')),
+    )
+
+
+def downgrade():
+    op.drop_table('merchant_settings')
