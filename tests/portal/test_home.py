@@ -150,3 +150,22 @@ def test_gateway_line_when_the_sandbox_takes_stripe_down(pay_app, signed_in_staf
     assert engine.breaker().state("stripe") == "open"
     lines = gateway_text(signed_in_staff)
     assert re.fullmatch(r"Stripe: down since \d\d:\d\d, payments go through Razorpay and PayPal", lines[1]), lines
+
+
+def test_demo_seed_gives_a_lived_in_home_and_a_second_run_changes_nothing(runner, browser):
+    from portal.models import AuditEvent, Customer
+
+    def counts():
+        return [db.session.scalar(db.select(db.func.count()).select_from(model))
+                for model in (Invoice, Payment, Customer, AuditEvent, MerchantSetting)]
+
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    first = counts()
+    home = build_home(merchant_settings())
+    inr = by_currency(home)["INR"]
+    assert inr.overdue_count >= 2 and inr.outstanding.minor > 0
+    assert sum(1 for m in inr.daily if m.minor) >= 8              # payments spread across the month
+    statuses = set(db.session.scalars(db.select(Invoice.status)))
+    assert {"paid", "partially_paid", "open"} <= statuses
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    assert counts() == first
