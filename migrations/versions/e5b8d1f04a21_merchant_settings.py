@@ -1,4 +1,4 @@
-"""merchant_settings: the merchant's details, currency, time zone and payment terms
+"""merchant_settings: the merchant's details, currency, time zone and payment terms; payments by date
 
 Revision ID: e5b8d1f04a21
 Revises: c41e7a9d2b10
@@ -34,7 +34,12 @@ def upgrade():
         sa.CheckConstraint('payment_terms_days >= 0', name=op.f('ck_merchant_settings_terms_not_negative')),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_merchant_settings')),
     )
+    # Home reads the latest payments and the last 30 days' payments by date.
+    with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.create_index('ix_payments_received_at', ['received_at'], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.drop_index('ix_payments_received_at')
     op.drop_table('merchant_settings')

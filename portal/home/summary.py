@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, case, func
+from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..merchant import MerchantProfile
@@ -69,10 +70,14 @@ def _collected_by_day(profile: MerchantProfile, days: list[date]) -> dict[str, l
 
 
 def latest_payments(limit: int = LATEST_PAYMENTS) -> list:
+    """The newest payments with their invoice number and customer; rows have .Payment, .number, .customer_name.
+    The newest few are picked first (index on received_at), then joined, so the cost does not grow."""
+    newest = db.select(Payment).order_by(Payment.received_at.desc(), Payment.id.desc()).limit(limit).subquery()
+    payment = aliased(Payment, newest, name="Payment")
     return db.session.execute(
-        db.select(Payment, Invoice.number, Customer.name.label("customer_name"))
-        .join(Invoice, Payment.invoice_id == Invoice.id).join(Customer, Invoice.customer_id == Customer.id)
-        .order_by(Payment.received_at.desc(), Payment.id.desc()).limit(limit)).all()
+        db.select(payment, Invoice.number, Customer.name.label("customer_name"))
+        .join(Invoice, payment.invoice_id == Invoice.id).join(Customer, Invoice.customer_id == Customer.id)
+        .order_by(payment.received_at.desc(), payment.id.desc())).all()
 
 
 def needs_attention_count() -> int:
