@@ -13,7 +13,7 @@ from babel.numbers import format_compact_currency
 from ..money import Money
 
 WIDTH, HEIGHT = 320, 160
-LEFT, RIGHT, TOP, BOTTOM = 46, 4, 8, 20     # room for the axis labels
+LEFT, RIGHT, TOP, BOTTOM = 44, 14, 8, 20     # room for the axis labels
 Y_TICKS = 4
 X_LABEL_EVERY = 7                           # a date under every 7th bar, counted back from today
 
