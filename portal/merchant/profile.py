@@ -165,10 +165,13 @@ def save_settings(values: dict) -> list[str]:
     """Store checked values (every field); return the names of the fields that changed."""
     before = stored_values()
     row = db.session.get(MerchantSetting, 1)
+    before_row_name = row.business_name if row is not None else ""
     if row is None:
         row = MerchantSetting(id=1)
         db.session.add(row)
     for name, value in values.items():
         setattr(row, name, value)
+    if not before_row_name and values["business_name"] == current_app.config["MERCHANT_NAME"]:
+        row.business_name = ""  # saving the other fields is not choosing a name: MERCHANT_NAME still applies
     forget_cached()
     return [name for name, value in values.items() if str(value) != before[name]]

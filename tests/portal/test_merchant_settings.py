@@ -102,10 +102,15 @@ def test_settings_appear_on_the_pay_page_and_the_staff_invoice_page(signed_in_ad
         assert "Bank: HDFC 0001 2345" in page
 
 
-def test_the_pay_page_uses_merchant_name_until_an_admin_sets_one(app, make_invoice, client):
+def test_the_pay_page_uses_merchant_name_until_an_admin_sets_one(app, make_invoice, client, signed_in_admin):
     app.config["MERCHANT_NAME"] = "Env Name Traders"
     invoice = make_invoice(open_it=True)
     assert "Env Name Traders" in client.get(f"/pay/{invoice.pay_token}").get_data(as_text=True)
+    # saving other settings with the name as shown is not choosing a name: a new MERCHANT_NAME still applies
+    signed_in_admin.post("/settings/", {**GOOD, "business_name": "Env Name Traders"}, token_page="/settings/")
+    assert settings_row().business_name == "" and settings_row().default_currency == "USD"
+    app.config["MERCHANT_NAME"] = "Renamed Traders"
+    assert "Renamed Traders" in client.get(f"/pay/{invoice.pay_token}").get_data(as_text=True)
 
 
 def test_a_new_invoice_starts_in_the_default_currency_due_after_the_terms(signed_in_admin):
