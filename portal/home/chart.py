@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from babel.numbers import format_compact_currency
 
@@ -44,6 +45,13 @@ class Chart:
     bars: list[Bar]
     y_ticks: list[Tick]
     x_ticks: list[Tick]
+    rows: list[tuple[date, str]]            # the text alternative: each day and its formatted amount
+
+
+@lru_cache(maxsize=4096)
+def formatted(amount: Money) -> str:
+    """Money.format, remembered: a chart repeats amounts (zeros above all) and Babel is slow to format."""
+    return amount.format()
 
 
 def _locale(currency: str) -> str:
@@ -72,7 +80,7 @@ def build_chart(currency: str, days: list[date], daily: list[Money]) -> Chart:
             continue
         height = max(1.0, plot_h * amount.minor / top_value)
         bars.append(Bar(round(LEFT + i * slot + slot * 0.15, 2), round(TOP + plot_h - height, 2),
-                        round(slot * 0.7, 2), round(height, 2), f"{short_date(day)}: {amount.format()}"))
+                        round(slot * 0.7, 2), round(height, 2), f"{short_date(day)}: {formatted(amount)}"))
     y_ticks = []
     for k in range(Y_TICKS + 1):
         value = Money(step * k, currency)
@@ -82,4 +90,5 @@ def build_chart(currency: str, days: list[date], daily: list[Money]) -> Chart:
         y_ticks.append(Tick(round(TOP + plot_h - plot_h * k / Y_TICKS, 2), label))
     x_ticks = [Tick(round(LEFT + i * slot + slot / 2, 2), short_date(days[i]))
                for i in range(len(days) - 1, -1, -X_LABEL_EVERY)]
-    return Chart(currency, WIDTH, HEIGHT, LEFT, WIDTH - RIGHT, TOP + plot_h, bars, y_ticks, x_ticks)
+    rows = [(day, formatted(amount)) for day, amount in zip(days, daily)]
+    return Chart(currency, WIDTH, HEIGHT, LEFT, WIDTH - RIGHT, TOP + plot_h, bars, y_ticks, x_ticks, rows)
