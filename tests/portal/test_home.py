@@ -28,7 +28,7 @@ def pay(invoice: Invoice, amount: str, at: datetime, gateway: str = "razorpay") 
     """A payment as the ledger stores it, received at `at`."""
     money = Money.parse(amount, invoice.currency)
     invoice.record_payment(money)
-    db.session.add(Payment(invoice_id=invoice.id, gateway=gateway, payment_id=f"pay_{invoice.id}_{at:%H%M%S%f}",
+    db.session.add(Payment(invoice_id=invoice.id, gateway=gateway, payment_id=f"pay_{invoice.id}_{at:%Y%m%d%H%M%S%f}",
                            currency=invoice.currency, amount_minor=money.minor, source="webhook", received_at=at))
     db.session.commit()
 
@@ -169,3 +169,19 @@ def test_demo_seed_gives_a_lived_in_home_and_a_second_run_changes_nothing(runner
     assert {"paid", "partially_paid", "open"} <= statuses
     assert runner.invoke(args=["demo", "seed"]).exit_code == 0
     assert counts() == first
+
+
+def test_chart_days_are_local_days_across_a_daylight_saving_change(app, make_invoice):
+    set_zone("Europe/Berlin")  # summer time ended at 01:00 UTC on 25 October 2026: that day has 25 hours
+    invoice = make_invoice(currency="EUR", items=[{"description": "Work", "quantity": 1, "unit_price": "100.00"}],
+                           open_it=True)
+    pay(invoice, "10.00", datetime(2026, 10, 24, 21, 59, tzinfo=timezone.utc))  # 23:59 CEST, 24 Oct
+    pay(invoice, "20.00", datetime(2026, 10, 24, 22, 30, tzinfo=timezone.utc))  # 00:30 CEST, 25 Oct
+    pay(invoice, "30.00", datetime(2026, 10, 25, 22, 30, tzinfo=timezone.utc))  # 23:30 CET, 25 Oct
+    pay(invoice, "5.00", datetime(2026, 10, 25, 23, 0, tzinfo=timezone.utc))    # 00:00 CET, 26 Oct
+    home = build_home(merchant_settings(), at=datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc))
+    eur = by_currency(home)["EUR"]
+    daily = dict(zip(home.days, eur.daily))
+    assert daily[date(2026, 10, 24)] == Money(10_00, "EUR")
+    assert daily[date(2026, 10, 25)] == Money(50_00, "EUR")
+    assert daily[date(2026, 10, 26)] == Money(5_00, "EUR")
