@@ -75,3 +75,16 @@ def test_home_numbers_update_without_a_reload(page, live_server, demo_admin):
     expect(collected).not_to_have_text(before, timeout=15_000)              # the 10 s poll brings it in
     expect(page.locator("table.payments tbody tr").first).to_contain_text(invoice.number)
     assert page.console_errors == []
+
+
+def test_a_settings_error_is_marked_beside_its_field_and_focused(page, live_server, demo_admin):
+    sign_in(page, live_server, *demo_admin)
+    page.goto(live_server + "/settings/")
+    page.fill("#f-payment_terms_days", "-5")
+    page.click("text=Save settings")
+    field = page.locator("#f-payment_terms_days")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#e-payment_terms_days")).to_have_text("must be a whole number of days from 0 to 365")
+    expect(field).to_be_focused()
+    if os.environ.get("HOME_SHOTS_DIR"):
+        page.screenshot(path=f"{os.environ['HOME_SHOTS_DIR']}/settings-error-1100.png", full_page=True)
