@@ -34,6 +34,7 @@ test: install browser
 
 bench: install
 	$(PY) bench/invoice_list.py
+	$(PY) bench/home_page.py
 	$(PY) bench/link_creation.py
 	$(PY) bench/webhook_throughput.py
 

@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 
 from .extensions import db
 from .models import ApiToken, AuditEvent, TaxRate, User, normalize_email, utcnow
+from .money import Money
 from .users.accounts import AccountError, create_user
 
 users_cli = AppGroup("users", help="Manage staff accounts.")
@@ -93,12 +94,86 @@ def seed_command():
             if currency != "KWD":
                 service.open_invoice(invoice, admin, via="demo seed")
         click.echo(f"Created the demo admin and {len(samples)} sample invoices.")
+    if _seed_history(admin):
+        click.echo(f"Added {len(HISTORY)} invoices from the last 30 days, with their payments.")
     password = path.read_text().strip() if path.exists() else ""
     if password and admin.check_password(password):
         click.echo(f"Sign in at {current_app.config['FRONTEND_URL']}/login as {DEMO_ADMIN} / {password}")
     else:
         click.echo(f"The demo admin {DEMO_ADMIN} has a password of its own now; "
                    f"reset it with 'flask --app wsgi users create' or from the Users page.")
+
+
+# A month of business for Home to show: (customer, email, currency, [(item, qty, price)], issued days ago,
+# due days after issue, [(days ago, hour, amount paid, gateway)]). Paid, part-paid, overdue and open.
+HISTORY = [
+    ("Sharma Textiles", "priya@sharma-textiles.example", "INR", [("Catalogue photography", 1, "38000.00")], 29, 7,
+     [(27, 11, "38000.00", "razorpay")]),
+    ("Nair & Sons", "accounts@nairsons.example", "INR", [("Shop signage", 2, "12500.00")], 27, 10,
+     [(24, 15, "25000.00", "razorpay")]),
+    ("Blue Fern LLC", "ap@bluefern.example", "USD", [("Consulting hours", 12, "120.00")], 26, 14,
+     [(20, 18, "1440.00", "stripe")]),
+    ("Kaveri Foods", "finance@kaveri.example", "INR", [("Packaging design", 1, "54000.00")], 25, 15,
+     [(18, 10, "20000.00", "razorpay")]),
+    ("Mehta Clinic", "admin@mehtaclinic.example", "INR", [("Website care (quarter)", 1, "18000.00")], 24, 7, []),
+    ("Oakridge Partners", "billing@oakridge.example", "USD", [("Brand workshop", 1, "2400.00")], 22, 14,
+     [(15, 16, "1200.00", "paypal")]),
+    ("Sharma Textiles", "priya@sharma-textiles.example", "INR", [("Lookbook printing", 300, "85.00")], 20, 7,
+     [(16, 12, "25500.00", "razorpay")]),
+    ("Gupta Logistics", "ap@guptalogistics.example", "INR", [("Fleet livery design", 1, "72000.00")], 18, 10, []),
+    ("Blue Fern LLC", "ap@bluefern.example", "USD", [("Consulting hours", 8, "120.00")], 14, 14,
+     [(9, 19, "960.00", "stripe")]),
+    ("Nair & Sons", "accounts@nairsons.example", "INR", [("Festival posters", 40, "450.00")], 12, 7,
+     [(10, 13, "9000.00", "razorpay"), (4, 11, "9000.00", "razorpay")]),
+    ("Lotus Yoga", "hello@lotusyoga.example", "INR", [("Class timetable app", 1, "26500.00")], 10, 5, []),
+    ("Kaveri Foods", "finance@kaveri.example", "INR", [("Label reprint", 5000, "3.20")], 8, 14,
+     [(6, 17, "16000.00", "razorpay")]),
+    ("Oakridge Partners", "billing@oakridge.example", "USD", [("Pitch deck", 1, "950.00")], 6, 14,
+     [(3, 20, "950.00", "stripe")]),
+    ("Mehta Clinic", "admin@mehtaclinic.example", "INR", [("Appointment reminders setup", 1, "14500.00")], 5, 14,
+     [(2, 10, "14500.00", "razorpay")]),
+    ("Gupta Logistics", "ap@guptalogistics.example", "INR", [("Route map poster", 3, "2200.00")], 3, 14,
+     [(1, 14, "3000.00", "razorpay")]),
+    ("Lotus Yoga", "hello@lotusyoga.example", "INR", [("Instagram templates", 12, "750.00")], 2, 14,
+     [(0, 9, "9000.00", "razorpay")]),
+    ("Blue Fern LLC", "ap@bluefern.example", "USD", [("Consulting hours", 5, "120.00")], 1, 14, []),
+]
+
+
+def _seed_history(admin: User) -> bool:
+    """Add HISTORY once (it is found again by its first customer's email): a lived-in Home for the demo."""
+    from .invoices import service
+    from .merchant import merchant_settings
+    from .models import Customer, MerchantSetting, Payment
+
+    if db.session.scalar(db.select(Customer.id).where(Customer.email == HISTORY[0][1]).limit(1)) is not None:
+        return False
+    if db.session.get(MerchantSetting, 1) is None:  # the name stays MERCHANT_NAME's until an admin sets one
+        db.session.add(MerchantSetting(id=1, business_name="", address="2nd floor, 14 Residency Road\nBengaluru 560025",
+                                       tax_id="29AAACH1234K1Z5", invoice_footer="Thank you for your business."))
+        db.session.commit()
+    profile = merchant_settings()
+    today, now = profile.today(), utcnow()
+    for index, (name, email, currency, items, issued_ago, terms, payments) in enumerate(HISTORY):
+        issued = profile.start_of(today - timedelta(days=issued_ago)) + timedelta(hours=10)
+        parsed = service.parse_invoice_input({
+            "customer": {"name": name, "email": email}, "currency": currency,
+            "items": [{"description": d, "quantity": q, "unit_price": p} for d, q, p in items],
+            "due_date": (today - timedelta(days=issued_ago - terms)).isoformat()})
+        invoice = service.create_invoice(parsed, admin, via="demo seed")
+        service.open_invoice(invoice, admin, via="demo seed")
+        invoice.created_at = invoice.opened_at = issued
+        for number, (days_ago, hour, amount, gateway) in enumerate(payments):
+            received = min(now, profile.start_of(today - timedelta(days=days_ago)) + timedelta(hours=hour))
+            money = Money.parse(amount, currency)
+            invoice.record_payment(money)
+            if invoice.paid_at is not None:
+                invoice.paid_at = received
+            db.session.add(Payment(invoice_id=invoice.id, gateway=gateway, currency=currency,
+                                   payment_id=f"demo_{index:02d}_{number}", amount_minor=money.minor,
+                                   source="reconcile", received_at=received))
+        db.session.commit()
+    return True
 
 
 CHECK_AMOUNTS = {"razorpay": ("INR", 100), "stripe": ("USD", 50), "paypal": ("USD", 100)}

@@ -60,7 +60,7 @@ def _login_ip_limit() -> str:
 @limiter.limit(_login_ip_limit, methods=["POST"], key_func=throttle.client_network)
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("invoices.index"))
+        return redirect(url_for("home.index"))
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
@@ -88,7 +88,7 @@ def login():
             user.last_login_at = utcnow()
             AuditEvent.record(user, "user.sign_in", "user", user.id)
             db.session.commit()
-            return redirect(safe_next(request.args.get("next")) or url_for("invoices.index"))
+            return redirect(safe_next(request.args.get("next")) or url_for("home.index"))
     elif request.method == "POST":
         status = 400
     return render_template("auth/login.html", form=form), status

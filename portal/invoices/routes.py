@@ -1,5 +1,3 @@
-from datetime import date, timedelta
-
 from flask import (Response, abort, current_app, flash, make_response, redirect, render_template, request,
                    url_for)
 from flask_login import current_user, login_required
@@ -8,6 +6,7 @@ from ..extensions import db
 from .. import totals as totals_rules
 from ..models import STATUSES, AuditEvent, GatewayAttempt, Invoice, InvoiceStateError, LinkClick, TaxRate
 from ..money import Money
+from ..merchant import merchant_settings
 from ..payments import engine, registry, routing
 from ..pay.routes import share_links
 from ..validation import MAX_PAGE, query_int, query_text
@@ -86,7 +85,7 @@ def currency_choices(current: str = "") -> list[str]:
     taken = set()
     for gateway in registry.configured_gateways(current_app.config).values():
         taken |= set(gateway.currencies)
-    default = current_app.config["INVOICE_DEFAULT_CURRENCY"]
+    default = merchant_settings().default_currency
     choices = sorted(taken) if taken else list(FALLBACK_CURRENCIES)
     for code in (current, default):
         if code and code not in choices:
@@ -126,16 +125,9 @@ def _render_form(data: dict, errors: dict, invoice: Invoice | None, status: int 
 
 
 def _new_invoice_data() -> dict:
-    terms = current_app.config["INVOICE_PAYMENT_TERMS_DAYS"]
-    return {"currency": current_app.config["INVOICE_DEFAULT_CURRENCY"], "items": [], "customer": {},
-            "discount": {"type": "", "value": ""},
-            "due_date": (date.today() + timedelta(days=terms)).isoformat()}
-
-
-@bp.get("/")
-@login_required
-def home():
-    return redirect(url_for("invoices.index"))
+    merchant = merchant_settings()  # the merchant's currency, and terms counted from the merchant's today
+    return {"currency": merchant.default_currency, "items": [], "customer": {},
+            "discount": {"type": "", "value": ""}, "due_date": merchant.default_due_date().isoformat()}
 
 
 @bp.get("/invoices/")

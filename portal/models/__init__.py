@@ -11,6 +11,7 @@ from .invoices import (
     InvoiceStateError,
     TaxRate,
 )
+from .merchant import MerchantSetting
 from .ledger import Job, Payment, PaymentMismatch, ProcessedEvent, WebhookDelivery, WebhookTransmission
 from .payments import (
     LIVE_STATUSES,
@@ -24,7 +25,7 @@ from .types import utcnow
 from .users import ROLES, ApiToken, User, generate_password, normalize_email
 
 __all__ = [
-    "ApiToken", "AuditEvent", "GatewayAttempt", "GatewaySetting", "LIVE_STATUSES", "LinkClick",
+    "ApiToken", "AuditEvent", "MerchantSetting", "GatewayAttempt", "GatewaySetting", "LIVE_STATUSES", "LinkClick",
     "PaymentLink", "RoutingRule", "Job", "Payment", "PaymentMismatch", "ProcessedEvent", "WebhookDelivery", "WebhookTransmission", "Customer", "FINAL_STATUSES", "Invoice", "InvoiceLine", "InvoiceSequence",
     "InvoiceStateError", "ROLES", "STATUSES", "TaxRate", "TRANSITIONS", "User", "generate_password",
     "normalize_email", "utcnow",

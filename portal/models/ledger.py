@@ -17,7 +17,8 @@ class Payment(db.Model):
     the webhook, the return page and reconciliation report it."""
 
     __tablename__ = "payments"
-    __table_args__ = (UniqueConstraint("gateway", "payment_id", name="uq_payments_gateway_payment_id"),)
+    __table_args__ = (UniqueConstraint("gateway", "payment_id", name="uq_payments_gateway_payment_id"),
+                      Index("ix_payments_received_at", "received_at"))  # Home: latest payments, last 30 days
 
     id: Mapped[int] = mapped_column(primary_key=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)

@@ -11,6 +11,7 @@ import segno
 from flask import abort, current_app, make_response, redirect, render_template, request, url_for
 
 from ..extensions import db, limiter
+from ..merchant import merchant_settings
 from ..models import Invoice, PaymentLink
 from ..payments import engine, ledger, registry, routing
 from ..payments.base import GatewayError, WebhookRejected
@@ -44,7 +45,7 @@ def page(token: str):
     invoice = get_invoice_by_token_or_404(token)
     response = make_response(render_template(
         "pay/page.html", invoice=invoice, options=payment_options(invoice),
-        merchant=current_app.config["MERCHANT_NAME"], returned=query_text("returned", max_length=20)))
+        merchant=merchant_settings().business_name, returned=query_text("returned", max_length=20)))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -75,7 +76,7 @@ def start(token: str):
         return redirect(url_for("pay.page", token=token)), 303
     except engine.NoGatewayAvailable:
         return render_template("pay/page.html", invoice=invoice, options=payment_options(invoice),
-                               merchant=current_app.config["MERCHANT_NAME"], returned=None,
+                               merchant=merchant_settings().business_name, returned=None,
                                error="We could not reach a payment provider just now. Nothing was charged. "
                                      "Please try again in a minute."), 503
     return redirect(result.link.url, code=303)
@@ -123,7 +124,7 @@ def qr(token: str):
 
 def share_links(invoice: Invoice) -> dict:
     url = pay_url(invoice)
-    text = f"Invoice {invoice.number} from {current_app.config['MERCHANT_NAME']}: {invoice.amount_due.format()}. Pay here: {url}"
+    text = f"Invoice {invoice.number} from {merchant_settings().business_name}: {invoice.amount_due.format()}. Pay here: {url}"
     return {
         "url": url,
         "mailto": f"mailto:{quote(invoice.customer.email)}?subject={quote('Invoice ' + invoice.number)}&body={quote(text)}",

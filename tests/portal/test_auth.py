@@ -4,10 +4,10 @@ from portal.models import AuditEvent
 from tests.conftest import PASSWORD
 
 
-def test_sign_in_success_lands_on_invoices_and_is_recorded(browser, staff):
+def test_sign_in_success_lands_on_home_and_is_recorded(browser, staff):
     response = browser.login(staff.email)
     assert response.status_code == 302
-    assert response.headers["Location"] == "/invoices/"
+    assert response.headers["Location"] == "/"
     page = browser.get("/invoices/").get_data(as_text=True)
     assert "staff@example.com" in page and "Sign out" in page
     assert any(e.action == "user.sign_in" for e in AuditEvent.query.all())
@@ -38,7 +38,7 @@ def test_pages_need_sign_in_and_come_back_after(browser, staff):
 def test_next_pointing_off_site_is_ignored(browser, staff):
     for evil in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"):
         response = browser.login(staff.email, next_url=evil)
-        assert response.headers["Location"] == "/invoices/", evil
+        assert response.headers["Location"] == "/", evil
         assert browser.post("/logout", token_page="/invoices/").status_code == 302
 
 

@@ -32,7 +32,7 @@ def test_failures_from_elsewhere_do_not_lock_out_a_browser_that_signed_in_before
     guess_from_many_addresses(app, admin.email, 50)
 
     response = own.login(admin.email)
-    assert response.status_code == 302 and response.headers["Location"] == "/invoices/"
+    assert response.status_code == 302 and response.headers["Location"] == "/"
     assert "Sign out" in own.get("/invoices/").get_data(as_text=True)
 
 
