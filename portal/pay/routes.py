@@ -13,9 +13,10 @@ from flask import abort, current_app, make_response, redirect, render_template, 
 from ..extensions import db, limiter
 from ..models import Invoice, PaymentLink
 from ..payments import engine, ledger, registry, routing
-from ..payments.base import GatewayError, WebhookRejected
+from ..payments.base import LINK_CANCELLED, GatewayError, WebhookRejected
 from . import bp
 
+CUSTOMER_GAVE_UP = ("cancelled", "declined")
 RETURN_LINK_PARAMS = {"razorpay": "razorpay_payment_link_id", "stripe": "session_id", "paypal": "token"}
 
 
@@ -26,12 +27,28 @@ def get_invoice_by_token_or_404(token: str) -> Invoice:
     return invoice
 
 
-def payment_options(invoice: Invoice) -> list[dict]:
+def payment_options(invoice: Invoice, leave_out: str | None = None) -> list[dict]:
     """Gateways the customer may choose: configured, switched on, healthy, able to take the amount."""
     if invoice.is_final or invoice.status == "draft":
         return []
     candidates, _ = routing.plan(invoice.amount_due, current_app.config, engine.breaker())
-    return [{"name": c.name, "label": c.gateway.customer_label} for c in candidates]
+    return [{"name": c.name, "label": c.gateway.customer_label} for c in candidates if c.name != leave_out]
+
+
+def render_page(invoice: Invoice, status: int = 200, error: str | None = None, leave_out: str | None = None,
+                returned: str | None = None, via: str | None = None):
+    options = payment_options(invoice, leave_out)
+    response = make_response(render_template(
+        "pay/page.html", invoice=invoice, options=options, merchant=current_app.config["MERCHANT_NAME"],
+        returned=returned, via=gateway_label(via), error=error,
+        # After a problem the customer picks a way to pay by name, even when one way is left.
+        labelled=bool(error or returned in CUSTOMER_GAVE_UP)), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def gateway_label(name: str | None) -> str | None:
+    return registry.gateway_class(name).display_name if name in registry.GATEWAY_CLASSES else None
 
 
 def pay_url(invoice: Invoice) -> str:
@@ -41,11 +58,7 @@ def pay_url(invoice: Invoice) -> str:
 @bp.get("/<token>")
 def page(token: str):
     invoice = get_invoice_by_token_or_404(token)
-    response = make_response(render_template(
-        "pay/page.html", invoice=invoice, options=payment_options(invoice),
-        merchant=current_app.config["MERCHANT_NAME"], returned=request.args.get("returned")))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return render_page(invoice, returned=request.args.get("returned"), via=request.args.get("via"))
 
 
 @bp.get("/<token>/status")
@@ -69,15 +82,41 @@ def start(token: str):
     if invoice.status == "draft":
         abort(404, "This invoice has not been issued yet.")
     try:
-        result = engine.generate_link(invoice, actor_label="customer (pay page)", requested=requested)
-    except (engine.LinkRefused, routing.RoutingError):
-        return redirect(url_for("pay.page", token=token)), 303
-    except engine.NoGatewayAvailable:
-        return render_template("pay/page.html", invoice=invoice, options=payment_options(invoice),
-                               merchant=current_app.config["MERCHANT_NAME"], returned=None,
-                               error="We could not reach a payment provider just now. Nothing was charged. "
-                                     "Please try again in a minute."), 503
+        # The customer chose this way to pay: if it fails they are told and choose again, never moved to
+        # another gateway's page unasked. A plain "Pay now" (one way shown) lets the engine fall back.
+        result = engine.generate_link(invoice, actor_label="customer (pay page)", requested=requested,
+                                      fallback=requested is None)
+    except engine.LinkRefused:
+        return redirect(url_for("pay.page", token=token)), 303  # paid or void meanwhile: the page says so
+    except (routing.RoutingError, engine.NoGatewayAvailable):
+        return render_page(invoice, 503, chosen_failed_message(invoice, requested), leave_out=requested)
     return redirect(result.link.url, code=303)
+
+
+def chosen_failed_message(invoice: Invoice, requested: str | None) -> str:
+    others = payment_options(invoice, leave_out=requested)
+    if requested is None or not others:
+        return ("We could not reach a payment provider just now. Nothing was charged. "
+                "Please try again in a minute.")
+    label = registry.gateway_class(requested).customer_label
+    return (f"{label} is not working just now. Nothing was charged. "
+            f"You can pay another way below, or try {label} again in a few minutes.")
+
+
+@bp.get("/<token>/cancelled/<gateway>")
+@limiter.limit("20 per minute")
+def cancelled(token: str, gateway: str):
+    """The customer gave up on the gateway's page (its cancel link). Nothing to verify: nothing was paid.
+    Staff see it in the invoice's trail; the customer sees the buttons again."""
+    invoice = get_invoice_by_token_or_404(token)
+    if gateway not in registry.GATEWAY_CLASSES:
+        abort(404)
+    used = any(link.gateway == gateway for link in invoice.payment_links)
+    if used and not invoice.is_final:
+        name = registry.gateway_class(gateway).display_name
+        engine.record_customer_outcome(invoice, gateway, "cancelled",
+                                       f"the customer cancelled on {name}'s page and came back; nothing was charged")
+    return redirect(url_for("pay.page", token=token, returned="cancelled", via=gateway)), 303
 
 
 @bp.get("/<token>/return/<gateway>")
@@ -98,6 +137,13 @@ def returned(token: str, gateway: str):
         results = ledger.apply_link_state(link, remote, "return")
         db.session.commit()
         outcome = "paid" if any(r[0] in (ledger.APPLIED, ledger.DUPLICATE) for r in results) else remote.status
+        if outcome == LINK_CANCELLED:
+            # Back from the gateway's pay step, yet the link can no longer be paid: the gateway said no
+            # (PayPal: the capture was declined). Staff see it in the trail.
+            outcome = "declined"
+            engine.record_customer_outcome(invoice, gateway, "declined",
+                                           f"{adapter.display_name} declined the payment; nothing was charged",
+                                           link=link)
     except WebhookRejected:
         db.session.rollback()
         current_app.logger.warning("forged or stale return to %s for %s", gateway, invoice.number)
@@ -105,7 +151,7 @@ def returned(token: str, gateway: str):
     except GatewayError:
         db.session.rollback()  # the webhook or reconciliation will bring the news
         outcome = "checking"
-    return redirect(url_for("pay.page", token=token, returned=outcome)), 303
+    return redirect(url_for("pay.page", token=token, returned=outcome, via=gateway)), 303
 
 
 @bp.get("/<token>/qr.svg")
@@ -120,12 +166,24 @@ def qr(token: str):
     return response
 
 
+def whatsapp_number(phone: str | None) -> str | None:
+    """wa.me wants the full international number, digits only: '+91 98765-43210' -> '919876543210'.
+    A number without its country code ('98765 43210') is not guessed at: WhatsApp then asks for the contact."""
+    phone = (phone or "").strip()
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    international = phone.startswith("+") or digits.startswith("00") or len(digits) > 10
+    digits = digits.lstrip("0")
+    return digits if international and 8 <= len(digits) <= 15 else None
+
+
 def share_links(invoice: Invoice) -> dict:
     url = pay_url(invoice)
     text = f"Invoice {invoice.number} from {current_app.config['MERCHANT_NAME']}: {invoice.amount_due.format()}. Pay here: {url}"
+    number = whatsapp_number(invoice.customer.phone)
     return {
         "url": url,
         "mailto": f"mailto:{quote(invoice.customer.email)}?subject={quote('Invoice ' + invoice.number)}&body={quote(text)}",
-        "whatsapp": f"https://wa.me/?text={quote(text)}",
+        "whatsapp": f"https://wa.me/{number or ''}?text={quote(text)}",
+        "whatsapp_to": invoice.customer.phone if number else None,
         "qr": url_for("pay.qr", token=invoice.pay_token),
     }
