@@ -99,8 +99,8 @@ def chosen_failed_message(invoice: Invoice, requested: str | None) -> str:
         return ("We could not reach a payment provider just now. Nothing was charged. "
                 "Please try again in a minute.")
     label = registry.gateway_class(requested).customer_label
-    return (f"{label} is not working just now. Nothing was charged. "
-            f"You can pay another way below, or try {label} again in a few minutes.")
+    return (f"{label} is not working just now. Nothing was charged: "
+            "pay another way below, or try again in a few minutes.")
 
 
 @bp.get("/<token>/cancelled/<gateway>")
@@ -115,7 +115,7 @@ def cancelled(token: str, gateway: str):
     if used and not invoice.is_final:
         name = registry.gateway_class(gateway).display_name
         engine.record_customer_outcome(invoice, gateway, "cancelled",
-                                       f"the customer cancelled on {name}'s page and came back; nothing was charged")
+                                       f"cancelled on {name}'s page and came back; nothing was charged")
     return redirect(url_for("pay.page", token=token, returned="cancelled", via=gateway)), 303
 
 
