@@ -106,17 +106,28 @@ def chosen_failed_message(invoice: Invoice, requested: str | None) -> str:
 @bp.get("/<token>/cancelled/<gateway>")
 @limiter.limit("20 per minute")
 def cancelled(token: str, gateway: str):
-    """The customer gave up on the gateway's page (its cancel link). Nothing to verify: nothing was paid.
-    Staff see it in the invoice's trail; the customer sees the buttons again."""
+    """The customer left the gateway's page by its cancel link: nothing was paid. The gateway tells whether
+    a payment was refused first (then it is a decline). Staff see either in the invoice's trail; the
+    customer sees the buttons again."""
     invoice = get_invoice_by_token_or_404(token)
     if gateway not in registry.GATEWAY_CLASSES:
         abort(404)
-    used = any(link.gateway == gateway for link in invoice.payment_links)
-    if used and not invoice.is_final:
-        name = registry.gateway_class(gateway).display_name
-        engine.record_customer_outcome(invoice, gateway, "cancelled",
-                                       f"cancelled on {name}'s page and came back; nothing was charged")
-    return redirect(url_for("pay.page", token=token, returned="cancelled", via=gateway)), 303
+    link = db.session.scalar(db.select(PaymentLink).where(
+        PaymentLink.invoice_id == invoice.id, PaymentLink.gateway == gateway, PaymentLink.link_id.is_not(None))
+        .order_by(PaymentLink.id.desc()).limit(1))
+    outcome = "cancelled"
+    if link is not None and not invoice.is_final:
+        adapter = registry.get_gateway(gateway, current_app.config)
+        try:
+            if adapter.attempt_declined(adapter.fetch_link(link.link_id, adapter.settings.timeout)):
+                outcome = "declined"
+        except GatewayError:
+            pass  # a cancel is the safe thing to report
+        name = adapter.display_name
+        reason = (f"{name} declined the payment, then the customer left {name}'s page; nothing was charged"
+                  if outcome == "declined" else f"cancelled on {name}'s page and came back; nothing was charged")
+        engine.record_customer_outcome(invoice, gateway, outcome, reason, link=link)
+    return redirect(url_for("pay.page", token=token, returned=outcome, via=gateway)), 303
 
 
 @bp.get("/<token>/return/<gateway>")

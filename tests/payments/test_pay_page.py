@@ -205,3 +205,20 @@ def test_staff_see_share_options_and_live_status_on_the_invoice_page(pay_app, si
     invoice.record_payment(Money(invoice.total_minor, "INR"))
     db.session.commit()
     assert signed_in_staff.get(f"/invoices/{invoice.id}/status").status_code == 286
+
+
+def test_a_card_declined_at_stripe_then_abandoned_is_a_decline_for_the_customer_and_staff(
+        pay_app, client, make_invoice, signed_in_staff):
+    import requests
+    from portal.payments import engine
+
+    invoice = make_invoice(currency="USD", items=USD, open_it=True)
+    link = engine.generate_link(invoice, requested="stripe").link
+    requests.post(link.url + "/decline", allow_redirects=False, timeout=5)  # "Your card was declined."
+    back = requests.post(link.url + "/cancel", allow_redirects=False, timeout=5).headers["Location"]
+    response = client.get(back.removeprefix("https://portal.example"))
+    assert "returned=declined" in response.headers["Location"]
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Your payment with Stripe was declined: nothing was charged" in html and "Pay with PayPal" in html
+    staff_page = signed_in_staff.get(f"/invoices/{invoice.id}").get_data(as_text=True)
+    assert "<strong>declined</strong> via Stripe" in staff_page and "Stripe declined the payment" in staff_page
