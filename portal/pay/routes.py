@@ -145,6 +145,7 @@ def returned(token: str, gateway: str):
     outcome = "checking"
     try:
         remote = adapter.verify_return(request.args, link.link_id, adapter.settings.timeout)
+        known_cancelled = link.status == LINK_CANCELLED
         results = ledger.apply_link_state(link, remote, "return")
         db.session.commit()
         outcome = "paid" if any(r[0] in (ledger.APPLIED, ledger.DUPLICATE) for r in results) else remote.status
@@ -152,9 +153,10 @@ def returned(token: str, gateway: str):
             # Back from the gateway's pay step, yet the link can no longer be paid: the gateway said no
             # (PayPal: the capture was declined). Staff see it in the trail.
             outcome = "declined"
-            engine.record_customer_outcome(invoice, gateway, "declined",
-                                           f"{adapter.display_name} declined the payment; nothing was charged",
-                                           link=link)
+            if not known_cancelled:  # a reload of the return URL is not a second decline
+                engine.record_customer_outcome(invoice, gateway, "declined",
+                                               f"{adapter.display_name} declined the payment; nothing was charged",
+                                               link=link)
     except WebhookRejected:
         db.session.rollback()
         current_app.logger.warning("forged or stale return to %s for %s", gateway, invoice.number)
@@ -179,12 +181,17 @@ def qr(token: str):
 
 def whatsapp_number(phone: str | None) -> str | None:
     """wa.me wants the full international number, digits only: '+91 98765-43210' -> '919876543210'.
-    A number without its country code ('98765 43210') is not guessed at: WhatsApp then asks for the contact."""
+    A number without its country code ('98765 43210', '098765 43210') is not guessed at: WhatsApp then
+    lets staff pick the contact."""
     phone = (phone or "").strip()
     digits = "".join(ch for ch in phone if ch.isdigit())
-    international = phone.startswith("+") or digits.startswith("00") or len(digits) > 10
-    digits = digits.lstrip("0")
-    return digits if international and 8 <= len(digits) <= 15 else None
+    if phone.startswith("+"):
+        pass
+    elif digits.startswith("00"):
+        digits = digits[2:]
+    elif digits.startswith("0") or len(digits) <= 10:
+        return None
+    return digits if 8 <= len(digits) <= 15 and not digits.startswith("0") else None
 
 
 def share_links(invoice: Invoice) -> dict:

@@ -450,7 +450,14 @@ def cancel_other_links(invoice_id: int, keep_id: int | None, abandoned_only: boo
 def record_customer_outcome(invoice: Invoice, gateway: str, outcome: str, reason: str,
                             link: PaymentLink | None = None) -> LinkClick:
     """A customer came back from a gateway without paying ("cancelled", "declined"): a row in the same
-    click trail staff read on the invoice page, next to the clicks that made the link."""
+    click trail staff read on the invoice page, next to the clicks that made the link. The same outcome
+    right after itself (a reload, a replayed URL) is not written twice: a real second try passes through
+    the Pay button, which leaves a click of its own in between."""
+    latest = db.session.scalar(db.select(LinkClick).where(LinkClick.invoice_id == invoice.id)
+                               .order_by(LinkClick.id.desc()).limit(1))
+    if latest is not None and (latest.outcome, latest.gateway, latest.payment_link_id) == (
+            outcome, gateway, link.id if link else None):
+        return latest
     click = LinkClick(invoice_id=invoice.id, actor_label=f"customer (at {registry.gateway_class(gateway).display_name})",
                       requested_gateway=gateway, outcome=outcome, gateway=gateway,
                       payment_link_id=link.id if link else None, reason=reason, duration_ms=0)

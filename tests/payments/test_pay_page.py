@@ -222,3 +222,28 @@ def test_a_card_declined_at_stripe_then_abandoned_is_a_decline_for_the_customer_
     assert "Your payment with Stripe was declined: nothing was charged" in html and "Pay with PayPal" in html
     staff_page = signed_in_staff.get(f"/invoices/{invoice.id}").get_data(as_text=True)
     assert "<strong>declined</strong> via Stripe" in staff_page and "Stripe declined the payment" in staff_page
+
+
+def test_a_replayed_cancel_url_is_one_row_in_the_trail(pay_app, client, make_invoice):
+    import requests
+    from portal.models import LinkClick
+    from portal.payments import engine
+
+    invoice = make_invoice(currency="USD", items=USD, open_it=True)
+    link = engine.generate_link(invoice, requested="stripe").link
+    back = requests.post(link.url + "/cancel", allow_redirects=False, timeout=5).headers["Location"]
+    for _ in range(3):
+        assert "returned=cancelled" in client.get(back.removeprefix("https://portal.example")).headers["Location"]
+    outcomes = [c.outcome for c in db.session.scalars(db.select(LinkClick).order_by(LinkClick.id))]
+    assert outcomes == ["created", "cancelled"]
+
+
+def test_whatsapp_gets_the_number_only_when_it_carries_its_country_code():
+    from portal.pay.routes import whatsapp_number
+
+    assert whatsapp_number("+91 98765-43210") == "919876543210"
+    assert whatsapp_number("0091 98765 43210") == "919876543210"
+    assert whatsapp_number("+1 (415) 555-0100") == "14155550100"
+    assert whatsapp_number("919876543210") == "919876543210"
+    for local in ("98765 43210", "098765 43210", "", None, "+12"):
+        assert whatsapp_number(local) is None
