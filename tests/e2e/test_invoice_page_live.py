@@ -49,3 +49,13 @@ def test_the_staff_page_shows_the_payment_without_a_reload(page, chromium, live_
     assert page.evaluate("window.__samePage") is True
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert page.console_errors == []
+
+
+def test_when_the_session_ends_the_live_page_goes_to_sign_in_instead_of_nesting_it(page, live_server, staff,
+                                                                                  make_invoice):
+    invoice = make_invoice(currency="INR", open_it=True)
+    sign_in(page, live_server, staff.email)
+    page.goto(f"{live_server}/invoices/{invoice.id}")
+    page.context.clear_cookies()  # signed out elsewhere, or the session expired
+    page.wait_for_url(re.compile(r".*/login\?next=.*"), timeout=8_000)
+    expect(page.locator("#invoice-live")).to_have_count(0)
