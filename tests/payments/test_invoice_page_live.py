@@ -88,6 +88,8 @@ def test_a_void_invoice_has_nothing_to_share(pay_app, signed_in_staff, make_invo
     db.session.commit()
     html = panel(signed_in_staff, invoice)
     assert 'data-state="none"' in html and "void" in html and "/pay/" not in html
+    page = signed_in_staff.get(f"/invoices/{invoice.id}").get_data(as_text=True)
+    assert 'id="invoice-due">Nothing: the invoice is void<' in page
 
 
 def test_an_open_invoice_shares_its_pay_page_and_keeps_the_gateway_link_secondary(
