@@ -1,3 +1,5 @@
+import hashlib
+
 from flask import (Response, abort, current_app, flash, make_response, redirect, render_template, request,
                    url_for)
 from flask_login import current_user, login_required
@@ -210,12 +212,45 @@ def payment_panel(invoice: Invoice, **extra) -> dict:
             "gateway_names": names, "result": None, "error": None, "share": share_links(invoice), **extra}
 
 
+def live_version(invoice: Invoice, trail: list, audit: list) -> str:
+    """A short fingerprint of everything the live region shows: equal fingerprints, nothing to swap."""
+    parts = [invoice.status, invoice.total_minor, invoice.amount_paid_minor, invoice.updated_at,
+             [p.id for p in invoice.payments], [(link.id, link.status, link.url) for link in invoice.payment_links],
+             trail[0][0].id if trail else None, audit[0].id if audit else None]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+def live_context(invoice: Invoice, **extra) -> dict:
+    """What the invoice page's live region (invoices/_live.html) renders."""
+    context = payment_panel(invoice, **extra)
+    context["audit"] = AuditEvent.for_subject("invoice", invoice.id)
+    context["live_version"] = live_version(invoice, context["trail"], context["audit"])
+    return context
+
+
+def render_live(invoice: Invoice, **extra):
+    """The live region alone: 204 while the poller already shows this version, 286 (stop polling) once final."""
+    context = live_context(invoice, **extra)
+    if not invoice.is_final and query_text("v", max_length=32) == context["live_version"] and not extra:
+        response = make_response("", 204)
+    else:
+        response = make_response(render_template("invoices/_live.html", **context))
+        if invoice.is_final:
+            response.status_code = 286
+    response.headers["Cache-Control"] = "no-store"
+    response.vary.add("HX-Request")
+    return response
+
+
 @bp.get("/invoices/<id:invoice_id>")
 @login_required
 def detail(invoice_id: int):
     invoice = get_invoice_or_404(invoice_id)
-    audit = AuditEvent.for_subject("invoice", invoice.id)
-    return render_template("invoices/detail.html", audit=audit, **payment_panel(invoice))
+    if request.headers.get("HX-Request"):
+        return render_live(invoice)
+    response = make_response(render_template("invoices/detail.html", **live_context(invoice)))
+    response.vary.add("HX-Request")
+    return response
 
 
 @bp.get("/invoices/<id:invoice_id>/status")
@@ -243,11 +278,10 @@ def payment_link(invoice_id: int):
         error = ("No payment gateway could create a link right now. Nothing was charged and no link "
                  "was sent; try again in a minute. The trail below shows what each gateway said.")
     if request.headers.get("HX-Request"):
-        # htmx swaps only the panel; 2xx so the swap happens, the message says what went wrong.
+        # htmx swaps the live region; 2xx so the swap happens, the message says what went wrong.
         db.session.refresh(invoice)
-        response = make_response(render_template("invoices/_payment_link.html",
-                                                 **payment_panel(invoice, result=result, error=error)))
-        response.headers["HX-Trigger"] = "invoice-changed"
+        response = render_live(invoice, result=result, error=error)
+        response.status_code = 200
         return response
     if error:
         flash(error, "error")

@@ -61,7 +61,8 @@ class LinkClick(db.Model):
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
     actor_label: Mapped[str] = mapped_column(String(254), default="")
     requested_gateway: Mapped[str | None] = mapped_column(String(20))
-    # reused (no gateway call: cache or database), created, failed (no gateway could), refused (paid/void)
+    # reused (no gateway call: cache or database), created, failed (no gateway could), refused (paid/void);
+    # cancelled, declined: the customer came back from the gateway without paying (engine.record_customer_outcome)
     outcome: Mapped[str] = mapped_column(String(16))
     gateway: Mapped[str | None] = mapped_column(String(20))
     payment_link_id: Mapped[int | None] = mapped_column(ForeignKey("payment_links.id"))

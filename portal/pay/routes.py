@@ -14,10 +14,11 @@ from ..extensions import db, limiter
 from ..merchant import merchant_settings
 from ..models import Invoice, PaymentLink
 from ..payments import engine, ledger, registry, routing
-from ..payments.base import GatewayError, WebhookRejected
+from ..payments.base import LINK_CANCELLED, GatewayError, WebhookRejected
 from ..validation import query_text
 from . import bp
 
+CUSTOMER_GAVE_UP = ("cancelled", "declined")
 RETURN_LINK_PARAMS = {"razorpay": "razorpay_payment_link_id", "stripe": "session_id", "paypal": "token"}
 
 
@@ -28,12 +29,28 @@ def get_invoice_by_token_or_404(token: str) -> Invoice:
     return invoice
 
 
-def payment_options(invoice: Invoice) -> list[dict]:
+def payment_options(invoice: Invoice, leave_out: str | None = None) -> list[dict]:
     """Gateways the customer may choose: configured, switched on, healthy, able to take the amount."""
     if invoice.is_final or invoice.status == "draft":
         return []
     candidates, _ = routing.plan(invoice.amount_due, current_app.config, engine.breaker())
-    return [{"name": c.name, "label": c.gateway.customer_label} for c in candidates]
+    return [{"name": c.name, "label": c.gateway.customer_label} for c in candidates if c.name != leave_out]
+
+
+def render_page(invoice: Invoice, status: int = 200, error: str | None = None, leave_out: str | None = None,
+                returned: str | None = None, via: str | None = None):
+    options = payment_options(invoice, leave_out)
+    response = make_response(render_template(
+        "pay/page.html", invoice=invoice, options=options, merchant=merchant_settings().business_name,
+        returned=returned, via=gateway_label(via), error=error,
+        # After a problem the customer picks a way to pay by name, even when one way is left.
+        labelled=bool(error or returned in CUSTOMER_GAVE_UP)), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def gateway_label(name: str | None) -> str | None:
+    return registry.gateway_class(name).display_name if name in registry.GATEWAY_CLASSES else None
 
 
 def pay_url(invoice: Invoice) -> str:
@@ -43,11 +60,7 @@ def pay_url(invoice: Invoice) -> str:
 @bp.get("/<token:token>")
 def page(token: str):
     invoice = get_invoice_by_token_or_404(token)
-    response = make_response(render_template(
-        "pay/page.html", invoice=invoice, options=payment_options(invoice),
-        merchant=merchant_settings().business_name, returned=query_text("returned", max_length=20)))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return render_page(invoice, returned=query_text("returned", max_length=20), via=query_text("via", max_length=20))
 
 
 @bp.get("/<token:token>/status")
@@ -71,15 +84,52 @@ def start(token: str):
     if invoice.status == "draft":
         abort(404, "This invoice has not been issued yet.")
     try:
-        result = engine.generate_link(invoice, actor_label="customer (pay page)", requested=requested)
-    except (engine.LinkRefused, routing.RoutingError):
-        return redirect(url_for("pay.page", token=token)), 303
-    except engine.NoGatewayAvailable:
-        return render_template("pay/page.html", invoice=invoice, options=payment_options(invoice),
-                               merchant=merchant_settings().business_name, returned=None,
-                               error="We could not reach a payment provider just now. Nothing was charged. "
-                                     "Please try again in a minute."), 503
+        # The customer chose this way to pay: if it fails they are told and choose again, never moved to
+        # another gateway's page unasked. A plain "Pay now" (one way shown) lets the engine fall back.
+        result = engine.generate_link(invoice, actor_label="customer (pay page)", requested=requested,
+                                      fallback=requested is None)
+    except engine.LinkRefused:
+        return redirect(url_for("pay.page", token=token)), 303  # paid or void meanwhile: the page says so
+    except (routing.RoutingError, engine.NoGatewayAvailable):
+        return render_page(invoice, 503, chosen_failed_message(invoice, requested), leave_out=requested)
     return redirect(result.link.url, code=303)
+
+
+def chosen_failed_message(invoice: Invoice, requested: str | None) -> str:
+    others = payment_options(invoice, leave_out=requested)
+    if requested is None or not others:
+        return ("We could not reach a payment provider just now. Nothing was charged. "
+                "Please try again in a minute.")
+    label = registry.gateway_class(requested).customer_label
+    return (f"{label} is not working just now. Nothing was charged: "
+            "pay another way below, or try again in a few minutes.")
+
+
+@bp.get("/<token:token>/cancelled/<gateway>")
+@limiter.limit("20 per minute")
+def cancelled(token: str, gateway: str):
+    """The customer left the gateway's page by its cancel link: nothing was paid. The gateway tells whether
+    a payment was refused first (then it is a decline). Staff see either in the invoice's trail; the
+    customer sees the buttons again."""
+    invoice = get_invoice_by_token_or_404(token)
+    if gateway not in registry.GATEWAY_CLASSES:
+        abort(404)
+    link = db.session.scalar(db.select(PaymentLink).where(
+        PaymentLink.invoice_id == invoice.id, PaymentLink.gateway == gateway, PaymentLink.link_id.is_not(None))
+        .order_by(PaymentLink.id.desc()).limit(1))
+    outcome = "cancelled"
+    if link is not None and not invoice.is_final:
+        adapter = registry.get_gateway(gateway, current_app.config)
+        try:
+            if adapter.attempt_declined(adapter.fetch_link(link.link_id, adapter.settings.timeout)):
+                outcome = "declined"
+        except GatewayError:
+            pass  # a cancel is the safe thing to report
+        name = adapter.display_name
+        reason = (f"{name} declined the payment, then the customer left {name}'s page; nothing was charged"
+                  if outcome == "declined" else f"cancelled on {name}'s page and came back; nothing was charged")
+        engine.record_customer_outcome(invoice, gateway, outcome, reason, link=link)
+    return redirect(url_for("pay.page", token=token, returned=outcome, via=gateway)), 303
 
 
 @bp.get("/<token:token>/return/<gateway>")
@@ -97,9 +147,18 @@ def returned(token: str, gateway: str):
     outcome = "checking"
     try:
         remote = adapter.verify_return(request.args, link.link_id, adapter.settings.timeout)
+        known_cancelled = link.status == LINK_CANCELLED
         results = ledger.apply_link_state(link, remote, "return")
         db.session.commit()
         outcome = "paid" if any(r[0] in (ledger.APPLIED, ledger.DUPLICATE) for r in results) else remote.status
+        if outcome == LINK_CANCELLED:
+            # Back from the gateway's pay step, yet the link can no longer be paid: the gateway said no
+            # (PayPal: the capture was declined). Staff see it in the trail.
+            outcome = "declined"
+            if not known_cancelled:  # a reload of the return URL is not a second decline
+                engine.record_customer_outcome(invoice, gateway, "declined",
+                                               f"{adapter.display_name} declined the payment; nothing was charged",
+                                               link=link)
     except WebhookRejected:
         db.session.rollback()
         current_app.logger.warning("forged or stale return to %s for %s", gateway, invoice.number)
@@ -107,7 +166,7 @@ def returned(token: str, gateway: str):
     except GatewayError:
         db.session.rollback()  # the webhook or reconciliation will bring the news
         outcome = "checking"
-    return redirect(url_for("pay.page", token=token, returned=outcome)), 303
+    return redirect(url_for("pay.page", token=token, returned=outcome, via=gateway)), 303
 
 
 @bp.get("/<token:token>/qr.svg")
@@ -122,12 +181,29 @@ def qr(token: str):
     return response
 
 
+def whatsapp_number(phone: str | None) -> str | None:
+    """wa.me wants the full international number, digits only: '+91 98765-43210' -> '919876543210'.
+    A number without its country code ('98765 43210', '098765 43210') is not guessed at: WhatsApp then
+    lets staff pick the contact."""
+    phone = (phone or "").strip()
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if phone.startswith("+"):
+        pass
+    elif digits.startswith("00"):
+        digits = digits[2:]
+    elif digits.startswith("0") or len(digits) <= 10:
+        return None
+    return digits if 8 <= len(digits) <= 15 and not digits.startswith("0") else None
+
+
 def share_links(invoice: Invoice) -> dict:
     url = pay_url(invoice)
     text = f"Invoice {invoice.number} from {merchant_settings().business_name}: {invoice.amount_due.format()}. Pay here: {url}"
+    number = whatsapp_number(invoice.customer.phone)
     return {
         "url": url,
         "mailto": f"mailto:{quote(invoice.customer.email)}?subject={quote('Invoice ' + invoice.number)}&body={quote(text)}",
-        "whatsapp": f"https://wa.me/?text={quote(text)}",
+        "whatsapp": f"https://wa.me/{number or ''}?text={quote(text)}",
+        "whatsapp_to": invoice.customer.phone if number else None,
         "qr": url_for("pay.qr", token=invoice.pay_token),
     }

@@ -310,6 +310,11 @@ class Gateway(ABC):
         gateway (PayPal's verify-webhook-signature postback, certificate download) within `timeout`."""
         raise NotImplementedError
 
+    def attempt_declined(self, link: GatewayLink) -> bool:
+        """Whether this unpaid link shows a payment the customer tried and the gateway refused (Stripe: an
+        open session that already has a PaymentIntent). False when the gateway cannot tell."""
+        return False
+
     def verify_return(self, params: Mapping[str, str], link_id: str, timeout: float) -> GatewayLink:
         """The customer came back to our return URL with `params` (query string). Never trust them:
         verify (Razorpay: the SDK's verify_payment_link_signature) and ask the gateway for the truth

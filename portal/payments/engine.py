@@ -84,7 +84,10 @@ def _seconds(name: str) -> float:
 
 # ---- the click -----------------------------------------------------------------------------------
 
-def generate_link(invoice: Invoice, actor_label: str = "", requested: str | None = None) -> LinkResult:
+def generate_link(invoice: Invoice, actor_label: str = "", requested: str | None = None,
+                  fallback: bool = True) -> LinkResult:
+    """fallback=False: only the requested gateway is tried (a customer who chose a way to pay is told
+    when it fails, instead of being sent to another gateway's page unasked)."""
     started = time.monotonic()
     deadline = started + _seconds("PAYMENT_CLICK_DEADLINE_SECONDS")
     if requested and requested not in registry.GATEWAY_CLASSES:  # refused before the click records it
@@ -128,7 +131,7 @@ def generate_link(invoice: Invoice, actor_label: str = "", requested: str | None
                 AuditEvent.record(None, "invoice.opened", "invoice", invoice.id,
                                   "issued when its first payment link was generated", via=actor_label or None)
                 db.session.commit()
-            return _create(invoice, amount, actor_label, requested, started, deadline)
+            return _create(invoice, amount, actor_label, requested, started, deadline, fallback)
     finally:
         _release_lock(invoice.id)
 
@@ -144,10 +147,12 @@ def _objects_kept_across_commits():
         session.expire_on_commit = previous
 
 
-def _create(invoice, amount, actor_label, requested, started, deadline) -> LinkResult:
+def _create(invoice, amount, actor_label, requested, started, deadline, fallback=True) -> LinkResult:
     click = _record_click(invoice, actor_label, requested, "pending", started, commit=False)
     candidates, skipped = routing.plan(amount, current_app.config, breaker(), requested)
     notes = [f"{s.name} skipped: {s.why}" for s in skipped]
+    if requested and not fallback:
+        candidates = [c for c in candidates if c.name == requested]
     attempts: list[GatewayAttempt] = []
     failed_before = False
     for candidate in candidates:
@@ -317,7 +322,7 @@ def build_request(invoice: Invoice, row: PaymentLink) -> LinkRequest:
         customer_email=invoice.customer.email,
         customer_phone=invoice.customer.phone,
         return_url=f"{base}/pay/{invoice.pay_token}/return/{row.gateway}",
-        cancel_url=f"{base}/pay/{invoice.pay_token}",
+        cancel_url=f"{base}/pay/{invoice.pay_token}/cancelled/{row.gateway}",
         expires_at=row.expires_at,
         accept_partial=invoice.accept_partial,
         metadata={"invoice_id": str(invoice.id), "invoice_number": invoice.number},
@@ -443,6 +448,25 @@ def cancel_other_links(invoice_id: int, keep_id: int | None, abandoned_only: boo
 
 
 # ---- bookkeeping ---------------------------------------------------------------------------------
+
+def record_customer_outcome(invoice: Invoice, gateway: str, outcome: str, reason: str,
+                            link: PaymentLink | None = None) -> LinkClick:
+    """A customer came back from a gateway without paying ("cancelled", "declined"): a row in the same
+    click trail staff read on the invoice page, next to the clicks that made the link. The same outcome
+    right after itself (a reload, a replayed URL) is not written twice: a real second try passes through
+    the Pay button, which leaves a click of its own in between."""
+    latest = db.session.scalar(db.select(LinkClick).where(LinkClick.invoice_id == invoice.id)
+                               .order_by(LinkClick.id.desc()).limit(1))
+    if latest is not None and (latest.outcome, latest.gateway, latest.payment_link_id) == (
+            outcome, gateway, link.id if link else None):
+        return latest
+    click = LinkClick(invoice_id=invoice.id, actor_label=f"customer (at {registry.gateway_class(gateway).display_name})",
+                      requested_gateway=gateway, outcome=outcome, gateway=gateway,
+                      payment_link_id=link.id if link else None, reason=reason, duration_ms=0)
+    db.session.add(click)
+    db.session.commit()
+    return click
+
 
 def _record_click(invoice, actor_label, requested, outcome, started, link=None, reason="",
                   commit=True) -> LinkClick:

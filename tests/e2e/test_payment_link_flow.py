@@ -1,4 +1,5 @@
-"""Staff press "Generate payment link" in Chromium, get the link from the gateway, and open it."""
+"""Staff open the gateway's own link (a secondary detail under the pay page they share), press "Generate
+payment link" in Chromium, get the link from the gateway, and open it."""
 import re
 
 from playwright.sync_api import expect
@@ -11,6 +12,7 @@ def test_generate_copy_and_open_a_payment_link(page, live_server, pay_app, staff
     invoice = make_invoice(currency="INR", open_it=True)
     sign_in(page, live_server, staff.email)
     page.goto(f"{live_server}/invoices/{invoice.id}")
+    page.click("text=Gateway's own link")
     page.click("text=Generate payment link")
     link = page.locator("#link-url")
     expect(link).to_have_value(re.compile(re.escape(pay_app.config["STRIPE_API_BASE"]) + r"/c/pay/cs_test_\w+"))

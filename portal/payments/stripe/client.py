@@ -237,6 +237,9 @@ class StripeGateway(Gateway):
             raise WebhookRejected(f"signature timestamp {signed} is more than {tolerance} s in the future")
         return webhooks.to_event(webhooks.parse(raw_body), type(self))
 
+    def attempt_declined(self, link: GatewayLink) -> bool:
+        return translate.attempt_declined(link.raw)
+
     def verify_return(self, params: Mapping[str, str], link_id: str, timeout: float) -> GatewayLink:
         """The success URL carries `session_id` (translate.SESSION_ID_PLACEHOLDER). It only names the session;
         the session as Stripe reports it now is the truth."""

@@ -154,6 +154,12 @@ def session_payment(session: Mapping[str, Any], gateway: type[Gateway]) -> Gatew
     return GatewayPayment(payment_id_of(session), gateway.iso_amount(units, currency))
 
 
+def attempt_declined(session: Mapping[str, Any]) -> bool:
+    """An open session gets its PaymentIntent when the customer submits a payment (API 2022-08-01 on):
+    one that is still open after that was refused (card declined, authentication failed)."""
+    return session.get("status") == "open" and bool(session.get("payment_intent"))
+
+
 def to_link(session: Mapping[str, Any], gateway: type[Gateway]) -> GatewayLink:
     units, currency = session_total(session)
     amount = gateway.iso_amount(units, currency)

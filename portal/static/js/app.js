@@ -64,6 +64,15 @@
     if (message && !window.confirm(message)) { event.preventDefault(); }
   });
 
+  // A live region polled after the session ended would get the sign-in page swapped into it: go there instead.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var url = event.detail.xhr && event.detail.xhr.responseURL;
+    if (url && new URL(url).pathname === "/login") {
+      event.detail.shouldSwap = false;
+      window.location.assign(url);
+    }
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-line-rows]").forEach(showRemoveButtons);
   });
