@@ -30,7 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
     cache.init_app(app)
     limiter.init_app(app)
 
-    from . import auth, api, errors, gateways, invoices, jobs, security, users, cli, pay, templating, webhooks
+    from . import auth, api, customers, errors, gateways, invoices, jobs, security, users, cli, pay, templating, webhooks
     from . import validation
     from .payments import engine as payment_engine
     from .payments import ledger, reconcile  # noqa: F401  (they register background job handlers)
@@ -42,6 +42,7 @@ def create_app(config: dict | None = None) -> Flask:
     validation.init_app(app)  # URL converters first: the blueprints' rules below use them
     app.register_blueprint(auth.bp)
     app.register_blueprint(invoices.bp)
+    app.register_blueprint(customers.bp)
     app.register_blueprint(users.bp)
     app.register_blueprint(gateways.bp)
     app.register_blueprint(webhooks.bp)
