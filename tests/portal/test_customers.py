@@ -304,3 +304,34 @@ def test_the_picker_partial_works_without_javascript(app, signed_in_staff):
     assert 'hx-get="/customers/search"' in html
     assert 'aria-invalid="true" aria-describedby="customer_email-error"' in html
     assert 'id="customer_email-error">is not an email address<' in html
+
+
+# ---- The JSON API ----------------------------------------------------------------------------------------
+
+def test_the_api_lists_and_shows_customers_with_what_they_owe(api, make_invoice):
+    inr = make_invoice(items=INR, open_it=True)
+    pay(inr, 400_00)
+    make_invoice(currency="USD", items=USD, open_it=True)
+    make_invoice(name="Bharat Steel", email="orders@bharat.example")
+
+    listing = api.get("/customers?q=asha")
+    assert listing.status_code == 200
+    body = listing.get_json()
+    assert body["total"] == 1 and body["page"] == 1
+    [asha] = body["items"]
+    assert asha["id"] == inr.customer_id and asha["email"] == "asha@example.com" and asha["phone"] is None
+    assert asha["outstanding"] == [{"currency": "INR", "amount": "600.00", "amount_minor": 600_00},
+                                   {"currency": "USD", "amount": "300.00", "amount_minor": 300_00}]
+    assert "totals" not in asha
+    assert [c["name"] for c in api.get("/customers").get_json()["items"]] == ["Asha Traders", "Bharat Steel"]
+
+    one = api.get(f"/customers/{inr.customer_id}").get_json()
+    assert one["totals"] == [
+        {"currency": "INR", "invoiced": "1000.00", "invoiced_minor": 1000_00, "paid": "400.00",
+         "paid_minor": 400_00, "outstanding": "600.00", "outstanding_minor": 600_00},
+        {"currency": "USD", "invoiced": "300.00", "invoiced_minor": 300_00, "paid": "0.00", "paid_minor": 0,
+         "outstanding": "300.00", "outstanding_minor": 300_00},
+    ]
+    missing = api.get("/customers/999999")
+    assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "not_found"
+    assert api.get("/customers?page=0").status_code == 400
