@@ -3,6 +3,7 @@ from flask_login import current_user, login_required
 
 from ..extensions import db
 from ..models import Customer
+from ..payments import registry
 from ..validation import MAX_PAGE, query_int, query_text
 from . import bp, service
 from .forms import CustomerForm
@@ -55,7 +56,8 @@ def detail(customer_id: int):
         return redirect(url_for("customers.detail", customer_id=customer.current_id))
     return render_template("customers/detail.html", customer=customer,
                            invoices=service.invoices_of(customer), payments=service.payments_of(customer),
-                           totals=service.totals_of(customer), limit=service.RECENT_LIMIT)
+                           totals=service.totals_of(customer), limit=service.RECENT_LIMIT,
+                           gateway_names={name: cls.display_name for name, cls in registry.all_classes().items()})
 
 
 @bp.route("/<id:customer_id>/edit", methods=["GET", "POST"])
