@@ -233,6 +233,8 @@ def test_issued_invoices_keep_the_details_they_were_issued_with(pay_app, signed_
     # One customer in the list, under its new name, its page lists both invoices; the old address leads there.
     listing = signed_in_staff.get("/customers/?q=asha").get_data(as_text=True)
     assert listing.count("Asha Traders Pvt Ltd") == 1
+    [row] = [r for r in rows_of(listing) if "Pvt Ltd" in r]
+    assert "₹1,000.00" in row  # what the old version's issued invoice still owes
     assert signed_in_staff.get(f"/customers/{old_id}").headers["Location"] == f"/customers/{new_id}"
     detail = signed_in_staff.get(f"/customers/{new_id}").get_data(as_text=True)
     assert issued.number in detail and draft.number in detail and new.number in detail
