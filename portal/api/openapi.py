@@ -13,7 +13,7 @@ def _responses(ok_code: str, ok_schema: dict, *errors: str) -> dict:
     described = {
         "400": "Malformed request or parameter (any query value with NUL or control characters, for one)",
         "401": "Missing or invalid API token",
-        "404": "No such invoice",
+        "404": "No such invoice (or customer)",
         "409": "The invoice's status does not allow this",
         "422": "Validation failed; `error.fields` names each bad field",
     }
@@ -24,6 +24,9 @@ def _responses(ok_code: str, ok_schema: dict, *errors: str) -> dict:
 
 
 _invoice_ref = {"$ref": "#/components/schemas/Invoice"}
+_customer_ref = {"$ref": "#/components/schemas/CustomerRecord"}
+_owed = {"type": "object", "required": ["currency", "amount", "amount_minor"],
+         "properties": {"currency": {"type": "string"}, "amount": _money, "amount_minor": _minor}}
 _id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
 
 
@@ -98,6 +101,27 @@ def openapi_document() -> dict:
                                 "content": {"application/json": {"schema": _error}}},
                     },
                 },
+            },
+            "/customers": {
+                "get": {
+                    "summary": "List customers as they are now, by name, with what each still owes",
+                    "parameters": [
+                        {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": MAX_SEARCH_LENGTH,
+                                                               "pattern": _NO_CONTROL_CHARACTERS},
+                         "description": "Search by name, email or phone"},
+                        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
+                        {"name": "per_page", "in": "query",
+                         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}},
+                    ],
+                    "responses": _responses("200", {"$ref": "#/components/schemas/CustomerPage"}, "400", "401"),
+                },
+            },
+            "/customers/{id}": {
+                "parameters": [_id_param],
+                "get": {"summary": "One customer with totals per currency",
+                        "description": "The id of an older version of a customer's details (an invoice issued "
+                                       "before an edit points at one) answers with the customer as they are now.",
+                        "responses": _responses("200", _customer_ref, "400", "401", "404")},
             },
             "/gateways": {
                 "get": {"summary": "Every gateway with its configuration, breaker state, success rate and latency",
@@ -249,6 +273,30 @@ def openapi_document() -> dict:
                         "by_gateway": {"type": "object"},
                         "collected": {"type": "object", "additionalProperties": _money},
                     },
+                },
+                "CustomerRecord": {
+                    "type": "object", "required": ["id", "name", "email", "outstanding"],
+                    "properties": {
+                        "id": {"type": "integer"}, "name": {"type": "string"},
+                        "email": {"type": "string", "format": "email"},
+                        "phone": {"type": "string", "nullable": True},
+                        "outstanding": {"type": "array", "items": _owed,
+                                        "description": "Still owed on open and part-paid invoices, per currency"},
+                        "html_url": {"type": "string", "format": "uri"},
+                        "created_at": {"type": "string", "format": "date-time"},
+                        "totals": {"type": "array", "description": "Only on GET /customers/{id}", "items": {
+                            "type": "object", "properties": {
+                                "currency": {"type": "string"},
+                                "invoiced": _money, "invoiced_minor": _minor,
+                                "paid": _money, "paid_minor": _minor,
+                                "outstanding": _money, "outstanding_minor": _minor}}},
+                    },
+                },
+                "CustomerPage": {
+                    "type": "object", "required": ["items", "page", "per_page", "total"],
+                    "properties": {"items": {"type": "array", "items": _customer_ref},
+                                   "page": {"type": "integer"}, "per_page": {"type": "integer"},
+                                   "total": {"type": "integer"}},
                 },
                 "InvoicePage": {
                     "type": "object", "required": ["items", "page", "per_page", "total"],

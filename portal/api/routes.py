@@ -1,16 +1,17 @@
 from flask import g, jsonify, request
 
 from ..errors import json_error
+from ..customers import service as customers
 from ..extensions import db
 from ..invoices import service
 from ..invoices.service import InvoiceInputError
-from ..models import STATUSES, Invoice, InvoiceStateError
+from ..models import STATUSES, Customer, Invoice, InvoiceStateError
 from ..payments import engine, registry, routing, stats
 from ..validation import MAX_PAGE, MAX_PER_PAGE, InvalidParameter, query_int, query_text
 from . import bp
 from .auth import token_required
 from .openapi import openapi_document
-from .serializers import attempt_json, invoice_json
+from .serializers import attempt_json, customer_json, invoice_json
 
 
 def _json_body():
@@ -176,3 +177,31 @@ def gateways():
 @token_required
 def payment_statistics():
     return jsonify(stats.get_payment_statistics())
+
+
+@bp.get("/customers")
+@token_required
+def list_customers():
+    page = query_int("page", 1, MAX_PAGE)
+    per_page = query_int("per_page", 25, MAX_PER_PAGE)
+    pagination = db.paginate(customers.search_query(query_text("q")), page=page, per_page=per_page,
+                             error_out=False)
+    owed = customers.outstanding_by_customer([c.id for c in pagination.items])
+    return jsonify({
+        "items": [customer_json(c, owed.get(c.id, {})) for c in pagination.items],
+        "page": page,
+        "per_page": per_page,
+        "total": pagination.total,
+    })
+
+
+@bp.get("/customers/<id:customer_id>")
+@token_required
+def get_customer(customer_id: int):
+    customer = db.session.get(Customer, customer_id)
+    if customer is None:
+        return json_error(404, "not_found", f"There is no customer with id {customer_id}.")
+    if not customer.is_current:  # an older version's id answers with the customer as they are now
+        customer = db.session.get(Customer, customer.current_id)
+    owed = customers.outstanding_by_customer([customer.id])
+    return jsonify(customer_json(customer, owed.get(customer.id, {}), customers.totals_of(customer)))

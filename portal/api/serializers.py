@@ -1,7 +1,7 @@
 """Invoices as the JSON API shows them (docs/endpoints.md): amounts as decimal strings plus minor units."""
 from flask import current_app, url_for
 
-from ..models import Invoice
+from ..models import Customer, Invoice
 from ..money import Money
 from ..totals import Totals, format_milli
 
@@ -120,3 +120,29 @@ def attempt_json(attempt) -> dict:
         "error_code": attempt.error_code,
         "duration_ms": attempt.duration_ms,
     }
+
+
+def customer_json(customer: Customer, outstanding: dict[str, int], totals=None) -> dict:
+    """A customer as it is now; `outstanding` is {currency: minor units owed}, `totals` its CurrencyTotals."""
+    out = {
+        "id": customer.id,
+        "name": customer.name,
+        "email": customer.email,
+        "phone": customer.phone or None,
+        "outstanding": [_money_json(minor, currency) for currency, minor in sorted(outstanding.items())],
+        "html_url": url_for("customers.detail", customer_id=customer.id, _external=True),
+        "created_at": _iso(customer.created_at),
+    }
+    if totals is not None:
+        out["totals"] = [
+            {"currency": t.currency,
+             "invoiced": Money(t.invoiced, t.currency).decimal_string(), "invoiced_minor": t.invoiced,
+             "paid": Money(t.paid, t.currency).decimal_string(), "paid_minor": t.paid,
+             "outstanding": Money(t.outstanding, t.currency).decimal_string(), "outstanding_minor": t.outstanding}
+            for t in totals
+        ]
+    return out
+
+
+def _money_json(minor: int, currency: str) -> dict:
+    return {"currency": currency, "amount": Money(minor, currency).decimal_string(), "amount_minor": minor}

@@ -290,15 +290,16 @@ def parse_invoice_input(data: dict, keep_rate_ids=frozenset()) -> InvoiceInput:
 
 
 def _find_or_create_customer(data: InvoiceInput) -> Customer:
-    """Reuse a customer only when every detail matches.
+    """Reuse a current customer only when every detail matches.
 
-    Customer rows are never changed in place: an issued invoice must keep showing the name it was
-    issued to, even when a later invoice spells it differently.
+    A later invoice spelling the name differently is a new customer, not a rename: an issued invoice must
+    keep showing the name it was issued to. Superseded versions (portal/customers/service.py) are never
+    reused, so new invoices go to a customer as they are now.
     """
     customer = db.session.scalar(
         db.select(Customer)
         .where(Customer.email == data.customer_email, Customer.name == data.customer_name,
-               Customer.phone == data.customer_phone)
+               Customer.phone == data.customer_phone, Customer.current_id.is_(None))
         .order_by(Customer.id)
         .limit(1)
     )

@@ -19,6 +19,13 @@ class InvoiceStateError(Exception):
 
 
 class Customer(db.Model):
+    """One version of a customer's details.
+
+    An issued invoice points at the version it was issued to, which is never changed afterwards. Editing a
+    customer that has issued invoices adds a new version and points every older one at it (`current_id`);
+    a customer without issued invoices is edited in place. The current version has `current_id` NULL.
+    """
+
     __tablename__ = "customers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -26,6 +33,17 @@ class Customer(db.Model):
     email: Mapped[str] = mapped_column(String(254), index=True)
     phone: Mapped[str] = mapped_column(String(32), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The newest version of these details; NULL on the newest version itself.
+    current_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+
+    @property
+    def is_current(self) -> bool:
+        return self.current_id is None
+
+    @property
+    def key(self) -> int:
+        """The id the customer is known by in URLs: its current version's."""
+        return self.current_id or self.id
 
 
 class TaxRate(db.Model):
