@@ -288,11 +288,10 @@ class ListFilters:
 
     def order_by(self) -> list:
         descending = self.dir == "desc"
-        keys = []
+        keys = [key.desc() if descending else key.asc() for key in (*SORT_COLUMNS[self.sort](), Invoice.id)]
         if self.sort == "due":
-            keys.append(Invoice.due_date.is_(None))  # invoices with no due date come last either way
-        for key in (*SORT_COLUMNS[self.sort](), Invoice.id):
-            keys.append(key.desc() if descending else key.asc())
+            # No due date comes last either way (PostgreSQL's own ascending order, so its index serves it).
+            keys[0] = keys[0].nulls_last()
         return keys
 
 

@@ -64,8 +64,9 @@ def _paid_through_a_link(invoice, amount_minor: int, payment_id: str) -> None:
 
 
 @pytest.fixture
-def site(app, live_server, admin, make_user, make_invoice):
-    """A lived-in portal: drafts, part-paid and paid invoices, several users, a mismatch to look at."""
+def site(pay_app, live_server, admin, make_user, make_invoice):
+    """A lived-in portal with the sandbox as its gateways: drafts, part-paid and paid invoices, several users,
+    a mismatch to look at."""
     make_user("viewer.with.a.rather.long.address@example.com", "staff")
     draft = make_invoice(name="Nilgiri Tea Estates Private Limited", email="accounts@nilgiri-tea.example",
                          items=[{"description": "Consulting, March (on site, two engineers)", "quantity": 3,
@@ -115,12 +116,16 @@ def _visits(chromium, site, viewport, admin_email):
 
 
 def test_no_page_scrolls_sideways_on_a_phone(chromium, site, admin):
-    too_wide = {}
+    too_wide, primaries = {}, {}
     for path, page in _visits(chromium, site, PHONE, admin.email):
         width = page.evaluate("document.documentElement.scrollWidth")
         if width > PHONE["width"]:
             too_wide[path] = width
+        shown = page.locator(".primary:visible").all_inner_texts()
+        if len(shown) > 1:
+            primaries[path] = shown
     assert too_wide == {}, f"pages wider than a 390 px phone: {too_wide}"
+    assert primaries == {}, f"more than one primary action on a screen: {primaries}"
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
