@@ -80,7 +80,7 @@ def site(pay_app, live_server, admin, make_user, make_invoice):
     _paid_through_a_link(part, 50000, "pay_part")
     _paid_through_a_link(paid, paid.total_minor, "pay_full")
     db.session.add(PaymentMismatch(gateway="stripe", invoice_id=paid.id, kind="amount",
-                                   detail="paid USD 10.00 of USD 12.00", source="webhook"))
+                                   detail="amount $10.00 does not match the link's $12.00", source="webhook"))
     AuditEvent.record(None, "invoice.note", "invoice", part.id, "a long note " * 8)
     db.session.commit()
     return {"base": live_server, "draft": draft.id, "part": part.id, "paid": paid.id,
