@@ -281,7 +281,7 @@ class ListFilters:
         # Whole days, inclusive at both ends, in UTC like every stored time: a range on the indexed column.
         if self.created_from:
             conditions.append(Invoice.created_at >= datetime.combine(self.created_from, time.min, timezone.utc))
-        if self.created_to:
+        if self.created_to and self.created_to < date.max:  # the last day there is bounds nothing
             conditions.append(Invoice.created_at < datetime.combine(self.created_to + timedelta(days=1), time.min,
                                                                     timezone.utc))
         return conditions

@@ -85,6 +85,10 @@ def test_a_date_range_keeps_whole_days_at_both_ends(signed_in_staff, invoices):
     assert numbers_on(html) == [invoices[k] for k in ["mira", "kobe"]]
     html = signed_in_staff.get("/invoices/?to=2026-02-09").get_data(as_text=True)
     assert numbers_on(html) == [invoices["zen"]]
+    # The first and last days a date can name are ranges too, not a 500.
+    for path in ("/invoices/?from=0001-01-01&to=9999-12-31", "/invoices/export.csv?from=0001-01-01&to=9999-12-31"):
+        response = signed_in_staff.get(path)
+        assert response.status_code == 200 and invoices["zen"] in response.get_data(as_text=True)
 
 
 def test_totals_per_currency_cover_every_filtered_invoice_not_just_the_page(app, signed_in_staff, invoices):
