@@ -105,6 +105,11 @@ def main() -> None:
         "search 'customer 01234'": "/invoices/?q=customer+01234",
         "status=paid": "/invoices/?status=paid",
         "page 200": "/invoices/?page=200",
+        "sort by amount, desc": "/invoices/?sort=amount&dir=desc",
+        "sort by customer": "/invoices/?sort=customer",
+        "sort by due, page 100": "/invoices/?sort=due&page=100",
+        "last 2 days, by number": f"/invoices/?from={(datetime.now(timezone.utc) - timedelta(days=2)).date()}"
+                                  "&sort=number",
         "htmx partial": "/invoices/",
     }
     print(f"{'case':28} {'median ms':>10} {'p95 ms':>8}  (n={args.requests}, {args.invoices} invoices)")

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from flask import Flask, abort, request
 from werkzeug.exceptions import BadRequest, NotFound
@@ -25,6 +26,7 @@ MAX_PER_PAGE = 100
 MAX_SEARCH_LENGTH = 200  # a search box's text; longer than any number, name or email we hold
 # No query value we read is anywhere near this long; a longer one is an attack or an accident.
 MAX_QUERY_VALUE = 4096
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 WHOLE_NUMBER = re.compile(r"[0-9]{1,18}", re.ASCII)
 QUERY_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 FORM_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tabs and line breaks are text in a form
@@ -81,6 +83,29 @@ def query_text(name: str, default: str = "", max_length: int = MAX_SEARCH_LENGTH
     if len(raw) > max_length:
         raise InvalidParameter(f"'{name}' must be at most {max_length} characters long.")
     return raw
+
+
+def query_choice(name: str, choices, default: str) -> str:
+    """One of a fixed set of words (a sort column, a direction); anything else is refused with 400."""
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return default
+    if raw not in choices:
+        raise InvalidParameter(f"'{name[:40]}' must be one of: {', '.join(choices)}.")
+    return raw
+
+
+def query_date(name: str) -> date | None:
+    """A calendar date written YYYY-MM-DD (what <input type=date> sends), or None when absent."""
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        if not ISO_DATE.fullmatch(raw):
+            raise ValueError
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidParameter(f"'{name[:40]}' must be a date written YYYY-MM-DD, such as 2026-03-31.") from None
 
 
 def _refuse_hostile_text() -> None:

@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 from ..auth import admin_required
 from ..extensions import db
 from ..models import AuditEvent, GatewaySetting, Invoice, RoutingRule
-from ..money import MoneyError, normalize_currency
+from ..money import Money, MoneyError, normalize_currency
 from ..payments import engine, registry, routing, stats
 from ..payments.reconcile import open_mismatches
 from . import bp
@@ -22,11 +22,14 @@ def _setting(name: str) -> GatewaySetting:
 
 
 def _context() -> dict:
+    statistics = stats.get_payment_statistics()
     rules = {r.currency: r.order for r in db.session.scalars(db.select(RoutingRule))}
     routes = {**{c: order for c, order in routing.DEFAULT_PRIORITIES.items()}, **rules}
     return {
         "health": [stats.gateway_health(name) for name in registry.GATEWAY_CLASSES],
-        "statistics": stats.get_payment_statistics(),
+        "statistics": statistics,
+        # The statistics carry exact decimal strings (the API's shape); people read them formatted.
+        "collected": [Money.parse(amount, currency).format() for currency, amount in statistics["collected"].items()],
         "routes": dict(sorted(routes.items(), key=lambda item: (item[0] == "*", item[0]))),
         "custom_routes": set(rules),
         "gateway_names": list(registry.GATEWAY_CLASSES),

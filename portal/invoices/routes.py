@@ -11,7 +11,7 @@ from ..money import Money
 from ..merchant import merchant_settings
 from ..payments import engine, registry, routing
 from ..pay.routes import share_links
-from ..validation import MAX_PAGE, query_int, query_text
+from ..validation import MAX_PAGE, InvalidParameter, query_choice, query_date, query_int, query_text
 from . import bp, form_errors, service
 from .service import InvoiceInputError
 
@@ -132,20 +132,41 @@ def _new_invoice_data() -> dict:
             "discount": {"type": "", "value": ""}, "due_date": merchant.default_due_date().isoformat()}
 
 
+def list_filters() -> service.ListFilters:
+    """The list's filters and order from the query string; a value we cannot use is a 400 naming it."""
+    sort = query_choice("sort", tuple(service.SORT_COLUMNS), service.DEFAULT_SORT)
+    default_dir = "desc" if sort == service.DEFAULT_SORT else "asc"
+    created_from, created_to = query_date("from"), query_date("to")
+    if created_from and created_to and created_from > created_to:
+        raise InvalidParameter("'from' must be on or before 'to'.")
+    status = query_text("status")
+    return service.ListFilters(q=query_text("q"), status=status if status in STATUSES else "",
+                               created_from=created_from, created_to=created_to,
+                               sort=sort, dir=query_choice("dir", service.SORT_DIRECTIONS, default_dir))
+
+
+def list_args(filters: service.ListFilters, **changes) -> dict:
+    """URL arguments that reproduce the list (for links: pages, sort headers, CSV); empty ones left out."""
+    args = {"q": filters.q, "status": filters.status,
+            "from": filters.created_from.isoformat() if filters.created_from else "",
+            "to": filters.created_to.isoformat() if filters.created_to else "",
+            "sort": "" if filters.sort == service.DEFAULT_SORT else filters.sort,
+            "dir": "" if filters.sort == service.DEFAULT_SORT and filters.dir == "desc" else filters.dir}
+    args.update(changes)
+    return {key: value for key, value in args.items() if value}
+
+
 @bp.get("/invoices/")
 @login_required
 def index():
-    q = query_text("q")
-    status = query_text("status")
-    if status and status not in STATUSES:
-        status = ""
+    filters = list_filters()
     page = query_int("page", 1, MAX_PAGE)
-    stmt = service.search_query(q, status)
-    pagination = db.paginate(stmt, page=page, per_page=current_app.config["INVOICES_PER_PAGE"],
-                             error_out=False)
+    pagination = db.paginate(service.search_query(None, None, filters), page=page,
+                             per_page=current_app.config["INVOICES_PER_PAGE"], error_out=False)
     template = "invoices/_results.html" if request.headers.get("HX-Request") else "invoices/index.html"
-    response = make_response(render_template(template, pagination=pagination, q=q, status=status,
-                                             statuses=STATUSES))
+    response = make_response(render_template(
+        template, pagination=pagination, filters=filters, q=filters.q, status=filters.status,
+        statuses=STATUSES, totals=service.totals_by_currency(filters), list_args=list_args))
     response.vary.add("HX-Request")
     return response
 
@@ -153,13 +174,11 @@ def index():
 @bp.get("/invoices/export.csv")
 @login_required
 def export_csv():
-    status = query_text("status")
-    try:
-        stmt = service.search_query(query_text("q"), status or None)
-    except InvoiceInputError as exc:
-        abort(400, str(exc))
+    filters = list_filters()
+    if query_text("status") and filters.status != query_text("status"):
+        raise InvalidParameter(f"'status' must be one of: {', '.join(STATUSES)}.")
     return Response(
-        service.export_csv(stmt),
+        service.export_csv(service.search_query(None, None, filters)),
         mimetype="text/csv",
         headers={"Content-Disposition": "attachment; filename=invoices.csv"},
     )

@@ -9,7 +9,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import func, or_
 
@@ -357,25 +357,80 @@ def void_invoice(invoice: Invoice, actor: User, via: str | None = None) -> Invoi
     return invoice
 
 
-def search_query(q: str | None, status: str | None):
-    """Invoices matching a search (number, customer name or email) and status, newest first."""
-    stmt = db.select(Invoice).join(Invoice.customer)
-    if status:
-        if status not in STATUSES:
-            raise InvoiceInputError({"status": f"must be one of {', '.join(STATUSES)}"})
-        stmt = stmt.where(Invoice.status == status)
-    q = (q or "").strip()
-    if q:
-        escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        like = f"%{escaped}%"
-        stmt = stmt.where(
-            or_(
+# Sortable columns of the invoice list and the CSV: each is a key SQL can order by (indexed where it
+# matters), and every order ends on the id so pages never repeat or skip an invoice when values tie.
+# Amounts sort within their currency: 500 JPY is not more than 400 USD.
+SORT_COLUMNS = {
+    "created": lambda: (Invoice.created_at,),
+    "number": lambda: (Invoice.number,),
+    "customer": lambda: (func.lower(Customer.name),),
+    "amount": lambda: (Invoice.currency, Invoice.total_minor),
+    "due": lambda: (Invoice.due_date,),
+    "status": lambda: (Invoice.status,),
+}
+DEFAULT_SORT = "created"
+SORT_DIRECTIONS = ("asc", "desc")
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    """What the invoice list and its CSV export are asked for; the same object drives both."""
+
+    q: str = ""
+    status: str = ""
+    created_from: date | None = None
+    created_to: date | None = None
+    sort: str = DEFAULT_SORT
+    dir: str = "desc"
+
+    def conditions(self) -> list:
+        conditions = []
+        if self.status:
+            if self.status not in STATUSES:
+                raise InvoiceInputError({"status": f"must be one of {', '.join(STATUSES)}"})
+            conditions.append(Invoice.status == self.status)
+        q = (self.q or "").strip()
+        if q:
+            escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            like = f"%{escaped}%"
+            conditions.append(or_(
                 func.lower(Invoice.number).like(like, escape="\\"),
                 func.lower(Customer.name).like(like, escape="\\"),
                 func.lower(Customer.email).like(like, escape="\\"),
-            )
-        )
-    return stmt.order_by(Invoice.created_at.desc(), Invoice.id.desc())
+            ))
+        # Whole days, inclusive at both ends, in UTC like every stored time: a range on the indexed column.
+        if self.created_from:
+            conditions.append(Invoice.created_at >= datetime.combine(self.created_from, time.min, timezone.utc))
+        if self.created_to and self.created_to < date.max:  # the last day there is bounds nothing
+            conditions.append(Invoice.created_at < datetime.combine(self.created_to + timedelta(days=1), time.min,
+                                                                    timezone.utc))
+        return conditions
+
+    def order_by(self) -> list:
+        descending = self.dir == "desc"
+        keys = [key.desc() if descending else key.asc() for key in (*SORT_COLUMNS[self.sort](), Invoice.id)]
+        if self.sort == "due":
+            # No due date comes last either way (PostgreSQL's own ascending order, so its index serves it).
+            keys[0] = keys[0].nulls_last()
+        return keys
+
+
+def search_query(q: str | None, status: str | None, filters: ListFilters | None = None):
+    """Invoices matching a search (number, customer name or email), status and dates, in the asked order."""
+    filters = filters or ListFilters(q=q or "", status=status or "")
+    return db.select(Invoice).join(Invoice.customer).where(*filters.conditions()).order_by(*filters.order_by())
+
+
+def totals_by_currency(filters: ListFilters) -> list[dict]:
+    """Count, total and paid per currency of every invoice the filters match (not just one page), in SQL."""
+    rows = db.session.execute(
+        db.select(Invoice.currency, func.count(Invoice.id), func.sum(Invoice.total_minor),
+                  func.sum(Invoice.amount_paid_minor))
+        .join(Invoice.customer).where(*filters.conditions())
+        .group_by(Invoice.currency).order_by(Invoice.currency)
+    )
+    return [{"currency": currency, "count": count, "total": Money(int(total or 0), currency),
+             "paid": Money(int(paid or 0), currency)} for currency, count, total, paid in rows]
 
 
 CSV_COLUMNS = ["number", "status", "customer", "email", "currency", "total", "paid", "due_date", "created_at"]

@@ -169,6 +169,9 @@ class Invoice(db.Model):
         CheckConstraint("discount_amount_minor >= 0", name="discount_amount_not_negative"),
         Index("ix_invoices_created", "created_at", "id"),
         Index("ix_invoices_status_created", "status", "created_at", "id"),
+        # The invoice list's sort orders (portal/invoices/service.py SORT_COLUMNS), each ending on the id.
+        Index("ix_invoices_due", "due_date", "id"),
+        Index("ix_invoices_currency_total", "currency", "total_minor", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
