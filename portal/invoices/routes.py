@@ -44,6 +44,7 @@ def _form_to_data(form) -> dict:
     items = [rows[i] for i in sorted(rows) if not _is_unused_row(rows[i])]
     return {
         "customer": {
+            "id": form.get("customer_id", ""),  # the picker's choice: a hint, the details decide
             "name": form.get("customer_name", ""),
             "email": form.get("customer_email", ""),
             "phone": form.get("customer_phone", ""),
@@ -66,8 +67,8 @@ def _data_from_invoice(invoice: Invoice) -> dict:
     else:
         discount = {"type": "", "value": ""}
     return {
-        "customer": {"name": invoice.customer.name, "email": invoice.customer.email,
-                     "phone": invoice.customer.phone},
+        "customer": {"id": invoice.customer.id, "name": invoice.customer.name,
+                     "email": invoice.customer.email, "phone": invoice.customer.phone},
         "currency": invoice.currency,
         "items": [
             {"description": line.description, "quantity": line.quantity,

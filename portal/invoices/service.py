@@ -17,6 +17,7 @@ from ..extensions import db
 from .. import totals as totals_rules
 from ..models import AuditEvent, Customer, Invoice, InvoiceSequence, STATUSES, TaxRate, User, utcnow
 from ..money import Money, MoneyError, normalize_currency
+from ..validation import MAX_ID
 
 MAX_LINES = 100
 MAX_QUANTITY = 1_000_000
@@ -66,6 +67,7 @@ class InvoiceInput:
     accept_partial: bool = False
     discount_percent_milli: int = 0
     discount_amount_minor: int = 0
+    customer_id: int | None = None  # a hint (the form's picker): preferred when its details match exactly
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -286,7 +288,20 @@ def parse_invoice_input(data: dict, keep_rate_ids=frozenset()) -> InvoiceInput:
     if errors:
         raise InvoiceInputError(errors)
     return InvoiceInput(name, email, phone, money.currency, money.lines, due_date, notes, accept_partial,
-                        money.discount_percent_milli, money.discount_amount_minor)
+                        money.discount_percent_milli, money.discount_amount_minor,
+                        customer_id=_customer_hint(customer.get("id")))
+
+
+def _customer_hint(value) -> int | None:
+    """The id a picker chose, or None: only a hint, so a value that is no usable id is simply ignored."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 < value <= MAX_ID else None
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        number = int(value.strip())
+        return number if 0 < number <= MAX_ID else None
+    return None
 
 
 def _find_or_create_customer(data: InvoiceInput) -> Customer:
@@ -294,15 +309,17 @@ def _find_or_create_customer(data: InvoiceInput) -> Customer:
 
     A later invoice spelling the name differently is a new customer, not a rename: an issued invoice must
     keep showing the name it was issued to. Superseded versions (portal/customers/service.py) are never
-    reused, so new invoices go to a customer as they are now.
+    reused, so new invoices go to a customer as they are now. Among customers with the same details, the
+    one the picker chose (`customer_id`) wins.
     """
-    customer = db.session.scalar(
-        db.select(Customer)
-        .where(Customer.email == data.customer_email, Customer.name == data.customer_name,
-               Customer.phone == data.customer_phone, Customer.current_id.is_(None))
-        .order_by(Customer.id)
-        .limit(1)
-    )
+    same_details = db.select(Customer).where(
+        Customer.email == data.customer_email, Customer.name == data.customer_name,
+        Customer.phone == data.customer_phone, Customer.current_id.is_(None))
+    customer = None
+    if data.customer_id is not None:
+        customer = db.session.scalar(same_details.where(Customer.id == data.customer_id))
+    if customer is None:
+        customer = db.session.scalar(same_details.order_by(Customer.id).limit(1))
     if customer is None:
         customer = Customer(name=data.customer_name, email=data.customer_email, phone=data.customer_phone)
         db.session.add(customer)

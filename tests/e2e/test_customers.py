@@ -1,10 +1,13 @@
 """Customers in a real browser: the list and a customer's page fit a phone, active search, the edit form's
 errors, and the invoice form's picker filling the customer fields."""
+import os
+
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import func
 
 from portal.extensions import db
-from portal.models import Payment
+from portal.models import Customer, Invoice, Payment
 from portal.money import Money
 from tests.conftest import PASSWORD
 
@@ -105,4 +108,30 @@ def test_the_picker_fills_the_customer_fields(page, app, live_server, staff, cus
     expect(page.locator("input[name=customer_id]")).to_have_value(str(customer.id))
     page.fill("input[name=customer_email]", "someone.else@example.com")  # now a new customer's details
     expect(page.locator("input[name=customer_id]")).to_have_value("")
+    assert page.console_errors == []
+
+
+def test_an_invoice_goes_to_the_customer_picked_on_the_invoice_form(page, live_server, staff, customer):
+    page.set_viewport_size(PHONE)
+    sign_in(page, live_server, staff.email)
+    page.goto(live_server + "/invoices/new")
+    page.fill("#customer-search", "venkat")
+    option = page.locator("[data-customer-option]")
+    expect(option).to_have_count(1)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the invoice form with the picker open scrolls sideways ({width}px)"
+    if os.environ.get("PICKER_SHOTS_DIR"):
+        page.screenshot(path=f"{os.environ['PICKER_SHOTS_DIR']}/invoice-form-picker-390.png")
+    option.click()
+    expect(page.locator("#customer_name")).to_have_value(LONG_NAME)
+    expect(page.locator("#customer_email")).to_have_value(LONG_EMAIL)
+    expect(page.locator("#customer_phone")).to_have_value("+91 98765 43210")
+    page.fill("#items-0-description", "Cold storage, April")
+    page.fill("#items-0-unit_price", "500.00")
+    page.click("text=Save draft")
+    expect(page.locator("h1")).to_contain_text("INV-")
+    db.session.expire_all()
+    invoice = db.session.scalars(db.select(Invoice).order_by(Invoice.id.desc()).limit(1)).one()
+    assert invoice.customer_id == customer.id
+    assert db.session.scalar(db.select(func.count()).select_from(Customer).where(Customer.name == LONG_NAME)) == 1
     assert page.console_errors == []

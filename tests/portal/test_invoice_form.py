@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 from werkzeug.datastructures import MultiDict
 
 from portal.extensions import db
-from portal.models import Invoice, TaxRate
+from portal.models import Customer, Invoice, TaxRate
 
 from .test_invoices import invoice_form
 
@@ -135,6 +135,38 @@ def test_fields_with_errors_are_marked_described_and_listed_in_a_summary(signed_
     assert page.by_name("customer_name").get("aria-invalid") is None
     summary = page.by_id("error-summary")
     assert summary is not None and summary.get("role") == "alert"
+
+
+# ---- the customer picker ---------------------------------------------------------------------------
+
+def test_the_picked_customer_is_a_hint_that_wins_only_when_the_details_match(signed_in_staff):
+    details = {"name": "Asha Traders", "email": "asha@example.com", "phone": "+91 98765 43210"}
+    first, second = Customer(**details), Customer(**details)  # the same details twice (made before dedupe)
+    db.session.add_all([first, second])
+    db.session.commit()
+
+    def save(**overrides):
+        response = signed_in_staff.post("/invoices/new", invoice_form(q="asha", **overrides))
+        assert response.status_code == 302, response.get_data(as_text=True)[:3000]
+        return db.session.get(Invoice, int(response.headers["Location"].rsplit("/", 1)[1])).customer
+
+    # The search box's text rides along with the form and changes nothing.
+    assert save(customer_id=str(second.id)).id == second.id
+    assert save(customer_id="").id == first.id
+    for junk in ("abc", "0", "99999999999", "-3"):  # only a hint: a useless one is ignored, not a 500
+        assert save(customer_id=junk).id == first.id
+    # Details changed after picking: the details decide, so this is a new customer.
+    renamed = save(customer_id=str(second.id), customer_name="Asha Traders Pvt Ltd")
+    assert renamed.id not in (first.id, second.id) and renamed.name == "Asha Traders Pvt Ltd"
+
+
+def test_the_invoice_form_carries_the_picker(signed_in_staff, make_invoice):
+    page = read(signed_in_staff.get("/invoices/new").get_data(as_text=True))
+    assert page.by_id("customer-search").get("name") == "q"
+    assert dict(page.fields)["customer_id"] == ""
+    invoice = make_invoice()
+    edit = read(signed_in_staff.get(f"/invoices/{invoice.id}/edit").get_data(as_text=True))
+    assert dict(edit.fields)["customer_id"] == str(invoice.customer_id)
 
 
 # ---- tax rates, fractional quantities, discount ---------------------------------------------------
