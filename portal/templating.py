@@ -1,6 +1,7 @@
 """Jinja helpers: money and date formatting in templates."""
 from flask import Flask
 
+from .merchant import merchant_settings
 from .money import Money
 from .totals import format_milli
 
@@ -16,7 +17,8 @@ def init_app(app: Flask) -> None:
 
     @app.template_filter("datetime")
     def datetime_filter(value) -> str:
-        return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+        # On the merchant's clock, with the zone's abbreviation, so a time is never read in the wrong zone.
+        return merchant_settings().local(value).strftime("%Y-%m-%d %H:%M %Z") if value else ""
 
     @app.template_filter("date")
     def date_filter(value) -> str:

@@ -142,7 +142,7 @@ def list_filters() -> service.ListFilters:
         raise InvalidParameter("'from' must be on or before 'to'.")
     status = query_text("status")
     return service.ListFilters(q=query_text("q"), status=status if status in STATUSES else "",
-                               created_from=created_from, created_to=created_to,
+                               created_from=created_from, created_to=created_to, zone=merchant_settings().zone,
                                sort=sort, dir=query_choice("dir", service.SORT_DIRECTIONS, default_dir))
 
 

@@ -9,7 +9,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
 from sqlalchemy import func, or_
 
@@ -399,6 +399,7 @@ class ListFilters:
     created_to: date | None = None
     sort: str = DEFAULT_SORT
     dir: str = "desc"
+    zone: tzinfo = timezone.utc  # whose days `created_from` and `created_to` are: the merchant's
 
     def conditions(self) -> list:
         conditions = []
@@ -415,13 +416,16 @@ class ListFilters:
                 func.lower(Customer.name).like(like, escape="\\"),
                 func.lower(Customer.email).like(like, escape="\\"),
             ))
-        # Whole days, inclusive at both ends, in UTC like every stored time: a range on the indexed column.
-        if self.created_from:
-            conditions.append(Invoice.created_at >= datetime.combine(self.created_from, time.min, timezone.utc))
-        if self.created_to and self.created_to < date.max:  # the last day there is bounds nothing
-            conditions.append(Invoice.created_at < datetime.combine(self.created_to + timedelta(days=1), time.min,
-                                                                    timezone.utc))
+        # Whole days of the merchant's calendar, inclusive at both ends, as instants on the indexed column.
+        # The first and last days a date can name bound nothing (their midnights may not exist in UTC).
+        if self.created_from and self.created_from > date.min:
+            conditions.append(Invoice.created_at >= self._midnight(self.created_from))
+        if self.created_to and self.created_to < date.max - timedelta(days=1):
+            conditions.append(Invoice.created_at < self._midnight(self.created_to + timedelta(days=1)))
         return conditions
+
+    def _midnight(self, day: date) -> datetime:
+        return datetime.combine(day, time.min, tzinfo=self.zone).astimezone(timezone.utc)
 
     def order_by(self) -> list:
         descending = self.dir == "desc"

@@ -159,3 +159,24 @@ def test_navigation_marks_the_current_page_and_has_a_skip_link(signed_in_admin, 
         assert '<a class="skip-link" href="#main">' in html and '<main id="main"' in html
     account = signed_in_admin.get("/account").get_data(as_text=True)
     assert re.search(r'href="/account"[^>]*aria-current="page"', account)
+
+
+def test_the_date_range_and_the_created_column_follow_the_merchants_time_zone(signed_in_staff, make_invoice):
+    """20:00 UTC on 10 February is 01:30 on 11 February in Kolkata (the default zone): a merchant there
+    made that invoice on the 11th, so a range of 11 February finds it and the list says 01:30."""
+    from tests.portal.test_home import set_zone
+
+    late = make_invoice(name="Late Night Ltd", email="late@example.com")
+    db.session.get(Invoice, late.id).created_at = datetime(2026, 2, 10, 20, 0, tzinfo=timezone.utc)
+    db.session.commit()
+
+    html = signed_in_staff.get("/invoices/?from=2026-02-11&to=2026-02-11").get_data(as_text=True)
+    assert numbers_on(html) == [late.number]
+    assert "2026-02-11 01:30 IST" in html
+    assert numbers_on(signed_in_staff.get("/invoices/?to=2026-02-10").get_data(as_text=True)) == []
+    assert csv_numbers(signed_in_staff.get("/invoices/export.csv?from=2026-02-11&to=2026-02-11")) == [late.number]
+
+    set_zone("UTC")
+    html = signed_in_staff.get("/invoices/?from=2026-02-10&to=2026-02-10").get_data(as_text=True)
+    assert numbers_on(html) == [late.number] and "2026-02-10 20:00 UTC" in html
+    assert numbers_on(signed_in_staff.get("/invoices/?from=2026-02-11").get_data(as_text=True)) == []
