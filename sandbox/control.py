@@ -10,7 +10,7 @@
 | POST /_sandbox/webhooks | `{"gateway", "url", "secret"?}`: where (and with which secret) that gateway delivers |
 | POST /_sandbox/pay | `{"gateway", "id", "amount_minor"?, "outcome"?}`: the customer pays. Stripe: the session is paid
 |                    | (`"outcome": "decline"` declines the card instead). Razorpay: a payment of `amount_minor` (default:
-|                    | what is due). PayPal: the buyer approves the order (`"outcome": "deny"` makes its capture DENIED;
+|                    | what is due; `"outcome": "decline"`: the bank refuses it, `payment.failed`). PayPal: the buyer approves the order (`"outcome": "deny"` makes its capture DENIED;
 |                    | `"capture": true` also captures it, as the merchant would). |
 | POST /_sandbox/expire | `{"gateway", "id"}`: fast-forward that session / link / order to its expiry |
 | GET  /_sandbox/deliveries | every webhook delivery (`?gateway=` filters): event id, type, target, attempts, codes, body |

@@ -136,8 +136,10 @@ class PaymentEvent:
     # The id the gateway signed for this one delivery (PayPal's PAYPAL-TRANSMISSION-ID): good for one body only,
     # because PayPal's signature covers no more than a CRC-32 of it (ledger.claim_transmission).
     transmission_id: str | None = None
-    # Our invoice id as the gateway itself reports it (PayPal's custom_id), checked against the link's invoice.
+    # Our invoice id as the gateway itself reports it (PayPal's custom_id, Razorpay's notes), checked against
+    # the link's invoice; for a failed payment that names no link, it finds the link.
     invoice_id: int | None = None
+    failure: str = ""                  # for failed: the gateway's own words on why, e.g. "declined by the bank"
 
 
 class WebhookRejected(Exception):

@@ -450,7 +450,7 @@ def cancel_other_links(invoice_id: int, keep_id: int | None, abandoned_only: boo
 # ---- bookkeeping ---------------------------------------------------------------------------------
 
 def record_customer_outcome(invoice: Invoice, gateway: str, outcome: str, reason: str,
-                            link: PaymentLink | None = None) -> LinkClick:
+                            link: PaymentLink | None = None, commit: bool = True) -> LinkClick:
     """A customer came back from a gateway without paying ("cancelled", "declined"): a row in the same
     click trail staff read on the invoice page, next to the clicks that made the link. The same outcome
     right after itself (a reload, a replayed URL) is not written twice: a real second try passes through
@@ -464,7 +464,8 @@ def record_customer_outcome(invoice: Invoice, gateway: str, outcome: str, reason
                       requested_gateway=gateway, outcome=outcome, gateway=gateway,
                       payment_link_id=link.id if link else None, reason=reason, duration_ms=0)
     db.session.add(click)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return click
 
 

@@ -17,7 +17,8 @@ from .. import jobs
 from ..extensions import db
 from ..models import AuditEvent, Invoice, Payment, PaymentLink, PaymentMismatch, WebhookTransmission
 from ..money import Money
-from .base import (EVENT_APPROVED, EVENT_CANCELLED, EVENT_EXPIRED, EVENT_PAID, EVENT_PARTIALLY_PAID,
+from . import registry
+from .base import (EVENT_APPROVED, EVENT_CANCELLED, EVENT_EXPIRED, EVENT_FAILED, EVENT_PAID, EVENT_PARTIALLY_PAID,
                    GatewayLink, GatewayPayment, PaymentEvent, WebhookRejected)
 
 log = logging.getLogger("portal.payments.ledger")
@@ -68,6 +69,8 @@ def _transmission(gateway: str, transmission_id: str) -> WebhookTransmission | N
 
 def apply_event(event: PaymentEvent, source: str = "webhook") -> tuple[str, int | None, str]:
     """Act on a verified event in the caller's transaction. Returns (outcome, invoice id, detail)."""
+    if event.kind == EVENT_FAILED:
+        return _record_failure(event)
     link = find_link(event.gateway, event.link_id, event.reference)
     if link is None:
         log.info("%s event %s about %s: not ours", event.gateway, event.event_id, event.link_id)
@@ -89,6 +92,27 @@ def apply_event(event: PaymentEvent, source: str = "webhook") -> tuple[str, int 
             return LINK_CLOSED, link.invoice_id, f"link {event.kind}"
         return IGNORED, link.invoice_id, f"link already {link.status}"
     return IGNORED, link.invoice_id, f"{event.event_type}: nothing to do"
+
+
+def _record_failure(event: PaymentEvent) -> tuple[str, int | None, str]:
+    """A payment the gateway refused: nothing to apply, but staff see it in the invoice's trail. The link
+    is the one the event names or, when it names none (Razorpay's payment.failed), the invoice's newest
+    link at that gateway."""
+    from .engine import record_customer_outcome  # the engine imports this module's callers
+
+    link = find_link(event.gateway, event.link_id, event.reference)
+    if link is None and event.invoice_id is not None:
+        link = db.session.scalar(db.select(PaymentLink).where(PaymentLink.gateway == event.gateway,
+                                                              PaymentLink.invoice_id == event.invoice_id)
+                                 .order_by(PaymentLink.id.desc()).limit(1))
+    if link is None:
+        return UNKNOWN, None, f"{event.event_type}: no link of ours"
+    invoice = db.session.get(Invoice, link.invoice_id)
+    name = registry.gateway_class(event.gateway).display_name
+    why = f": {event.failure}" if event.failure else ""
+    record_customer_outcome(invoice, event.gateway, "declined",
+                            f"{name} declined the payment{why}; nothing was charged", link, commit=False)
+    return APPLIED, invoice.id, f"{event.event_type}: decline recorded"
 
 
 def record_payment(link: PaymentLink, payment: GatewayPayment, source: str, full: bool = False

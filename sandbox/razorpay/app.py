@@ -226,6 +226,8 @@ class RazorpayGateway(Gateway):
             order = self.orders[link["order_id"]]
             payment_id = self.ids.make("pay_", 14)
             payment = objects.payment(payment_id=payment_id, link=link, order_id=order["id"], amount=amount, now=now)
+            if outcome == "decline":
+                return self._decline(link, order, payment)
             self.payments[payment_id] = payment
             link["payments"] = (link["payments"] or []) + [{
                 "amount": amount, "created_at": now, "method": payment["method"], "payment_id": payment_id,
@@ -242,6 +244,17 @@ class RazorpayGateway(Gateway):
                        {"payment_link": dict(link), "order": dict(order), "payment": dict(payment)})
             return {"payment_link": dict(link), "payment": dict(payment),
                     "callback": self._callback_params(link, payment_id)}
+
+    def _decline(self, link: dict, order: dict, payment: dict) -> dict:
+        """The bank refuses: a failed payment on the link's order, `payment.failed` (it carries the payment
+        alone, with the link's notes), and the link stays open for another try. Razorpay keeps the
+        customer on its page; nothing comes back to callback_url."""
+        payment.update(objects.declined())
+        self.payments[payment["id"]] = payment
+        order["attempts"] += 1
+        order["status"] = "attempted"
+        self._emit("payment.failed", {"payment": dict(payment)})
+        return {"payment_link": dict(link), "payment": dict(payment), "callback": None}
 
     def _callback_params(self, link: dict, payment_id: str) -> dict[str, str]:
         return {
@@ -288,7 +301,8 @@ class RazorpayGateway(Gateway):
                        f"<input id='amount_minor' name='amount_minor' type='number' value='{due}'></label>")
         body = (f"<h1>Razorpay (sandbox)</h1><p>{html.escape(link['description'] or '')}</p>"
                 f"<p class='amount' id='amount'>{link['currency']} {_major(due, link['currency'])}</p>"
-                f"<form method='post' action='/i/{code}/pay'>{partial}<button id='pay'>Pay</button></form>"
+                f"<form method='post' action='/i/{code}/pay'>{partial}<button id='pay'>Pay</button>"
+                "<button id='decline' name='outcome' value='decline'>Pay with a card the bank declines</button></form>"
                 "<p class='note'>Test mode: UPI success@razorpay.</p>")
         return page("Razorpay", body)
 
@@ -297,10 +311,15 @@ class RazorpayGateway(Gateway):
         if link_id is None:
             return page("Razorpay", "<h1>Payment link not found</h1>", 404)
         amount = request.form.get("amount_minor")
+        outcome = "decline" if request.form.get("outcome") == "decline" else "success"
         try:
-            result = self.pay(link_id, int(amount) if amount else None)
+            result = self.pay(link_id, int(amount) if amount else None, outcome)
         except ValueError as exc:
             return page("Razorpay", f"<h1>Payment failed</h1><p id='error'>{html.escape(str(exc))}</p>", 400)
+        if outcome == "decline":
+            return page("Razorpay", f"<h1 id='status'>Payment failed</h1><p id='error'>"
+                                    f"{html.escape(result['payment']['error_description'])}</p>"
+                                    f"<p><a id='retry' href='/i/{code}'>Try again</a></p>", 200)
         link = result["payment_link"]
         if link.get("callback_url"):
             separator = "&" if "?" in link["callback_url"] else "?"

@@ -92,6 +92,14 @@ def payment(*, payment_id: str, link: dict[str, Any], order_id: str, amount: int
     }
 
 
+def declined() -> dict[str, Any]:
+    """What a payment refused by the customer's bank changes (payment entity docs: status `failed`, the
+    error_* fields filled, nothing captured)."""
+    return {"status": "failed", "captured": False, "fee": None, "tax": None, "error_code": "BAD_REQUEST_ERROR",
+            "error_description": "Payment was declined by the bank", "error_source": "bank",
+            "error_step": "payment_authorization", "error_reason": "payment_declined"}
+
+
 def event(*, event_type: str, account_id: str, now: int, entities: dict[str, dict]) -> dict[str, Any]:
     return {
         "entity": "event",

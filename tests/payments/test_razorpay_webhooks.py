@@ -345,3 +345,18 @@ def test_return_fetch_failure_is_a_gateway_error(gateway, control):
     control.post("/_sandbox/faults", {"gateway": "razorpay", "mode": "error", "status": 503})
     with pytest.raises(GatewayError):
         gateway.verify_return(params, link.link_id, TIMEOUT_S)
+
+
+@pytest.mark.parametrize("notes, invoice_id", [
+    ({"invoice_id": "12", "invoice_number": "INV-2026-0012"}, 12),
+    ({"invoice_id": "abc"}, None), ({"invoice_id": "99999999999"}, None), ({"invoice_id": 12}, None),
+    ([], None), (None, None),
+])
+def test_a_failed_payment_names_our_invoice_through_the_notes_we_gave_the_link(notes, invoice_id):
+    envelope = json.loads(event_body("payment.failed"))
+    del envelope["payload"]["payment_link"]  # payment.failed carries the payment alone
+    envelope["payload"]["payment"]["entity"].update(notes=notes, status="failed",
+                                                    error_description="Payment was declined by the bank")
+    event = parse(json.dumps(envelope))
+    assert (event.kind, event.link_id, event.invoice_id) == (EVENT_FAILED, None, invoice_id)
+    assert event.failure == "Payment was declined by the bank" and event.payment is None

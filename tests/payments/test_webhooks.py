@@ -313,3 +313,35 @@ def test_statistics_count_money_collected_and_the_last_webhook(hooked, make_invo
     shown = api.get(f"/invoices/{invoice.id}").get_json()
     assert shown["status"] == "paid" and shown["payments"][0]["amount"] == "2469.00"
     assert shown["payments"][0]["gateway"] == "razorpay" and shown["paid_at"]
+
+
+def test_a_payment_declined_on_razorpays_page_reaches_the_staff_trail(hooked, make_invoice, control,
+                                                                    signed_in_staff):
+    """Razorpay keeps a customer whose payment failed on its own page (no return to us): its signed
+    payment.failed webhook is the only news, and staff see it on the invoice, once per event."""
+    invoice, link = new_link(make_invoice, "razorpay")
+    pay(control, link, outcome="decline")
+    assert wait_for(lambda: deliveries(control, "razorpay", "payment.failed")
+                    and db.session.scalar(db.select(WebhookDelivery).where(
+                        WebhookDelivery.event_type == "payment.failed")) is not None)
+    delivery = db.session.scalar(db.select(WebhookDelivery).where(WebhookDelivery.event_type == "payment.failed"))
+    assert (delivery.verified, delivery.outcome, delivery.invoice_id) == (True, "applied", invoice.id)
+    staff_page = signed_in_staff.get(f"/invoices/{invoice.id}").get_data(as_text=True)
+    assert "<strong>declined</strong> via Razorpay" in staff_page
+    assert "Razorpay declined the payment: Payment was declined by the bank; nothing was charged" in staff_page
+    invoice = db.session.get(Invoice, invoice.id)
+    assert (invoice.status, invoice.amount_paid_minor) == ("open", 0) and invoice.payments == []
+    assert db.session.get(PaymentLink, link.id).status == "created"  # the customer can try again on it
+
+    # Razorpay retries the same event: still one row in the trail.
+    [failed] = deliveries(control, "razorpay", "payment.failed")
+    control.post(f"/_sandbox/deliveries/{failed['id']}/redeliver", {})
+    assert wait_for(lambda: db.session.scalar(db.select(db.func.count(WebhookDelivery.id)).where(
+        WebhookDelivery.event_type == "payment.failed")) == 2)
+    from portal.models import LinkClick
+    assert db.session.scalar(db.select(db.func.count(LinkClick.id)).where(
+        LinkClick.invoice_id == invoice.id, LinkClick.outcome == "declined")) == 1
+
+    # The customer tries again on the same link and pays: the invoice is paid as usual.
+    pay(control, link)
+    assert wait_for(lambda: db.session.get(Invoice, invoice.id).status == "paid")

@@ -65,8 +65,19 @@ def event_from(body: str, event_id: str, gateway: type[Gateway]) -> PaymentEvent
     reference = _text(link.get("reference_id")) if link else None
     if kind in (EVENT_CANCELLED, EVENT_EXPIRED) and link_id is None:
         raise WebhookRejected(f"{event_type} without a payment link id")
+    invoice_id, failure = None, ""
+    if kind == EVENT_FAILED:
+        # payment.failed carries the payment alone: the notes we gave the link name our invoice.
+        failed = _entity(payload, "payment") or {}
+        invoice_id = _invoice_id(failed.get("notes"))
+        failure = (_text(failed.get("error_description")) or "")[:200]
     return PaymentEvent(gateway=NAME, event_id=event_id, event_type=event_type, kind=kind, link_id=link_id,
-                        reference=reference, payment=payment, raw=data)
+                        reference=reference, payment=payment, raw=data, invoice_id=invoice_id, failure=failure)
+
+
+def _invoice_id(notes: Any) -> int | None:
+    value = notes.get("invoice_id") if isinstance(notes, dict) else None
+    return int(value) if isinstance(value, str) and value.isdigit() and 0 < int(value) < 2**31 else None
 
 
 def _entity(payload: Mapping[str, Any], name: str) -> dict[str, Any] | None:
