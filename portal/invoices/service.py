@@ -354,8 +354,9 @@ def update_invoice(invoice: Invoice, data: InvoiceInput, actor: User, via: str |
     invoice.due_date = data.due_date
     invoice.notes = data.notes
     invoice.accept_partial = data.accept_partial
+    after = invoice.total.format()
     AuditEvent.record(actor, "invoice.edited", "invoice", invoice.id,
-                      f"total {before} → {invoice.total.format()}", via=via)
+                      f"total {before} → {after}" if after != before else f"saved; total still {after}", via=via)
     db.session.commit()
     return invoice
 
