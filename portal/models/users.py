@@ -7,7 +7,7 @@ from datetime import datetime
 
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, contains_eager, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
@@ -110,7 +110,9 @@ class ApiToken(db.Model):
 
     @classmethod
     def find_active(cls, plain: str) -> ApiToken | None:
-        row = db.session.scalar(db.select(cls).where(cls.token_hash == hash_token(plain)))
+        # Token and user in one query: every API call starts here.
+        row = db.session.scalar(db.select(cls).join(cls.user).options(contains_eager(cls.user))
+                                .where(cls.token_hash == hash_token(plain)))
         if row is None or row.revoked_at is not None or not row.user.active:
             return None
         return row

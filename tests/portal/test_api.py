@@ -698,3 +698,29 @@ def test_openapi_document_is_public_and_describes_every_route(app, client):
                 if code.startswith(("4", "5")):
                     assert resp["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
     assert INVOICE_FIELDS <= set(doc["components"]["schemas"]["Invoice"]["properties"])
+
+
+def test_a_tokens_last_use_is_written_at_most_once_a_minute(client, staff):
+    """Each API call used to write and commit last_used_at; now a minute's calls write it once."""
+    from datetime import timedelta
+
+    from portal.models import utcnow
+
+    row, plain = ApiToken.issue(staff)
+    db.session.add(row)
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {plain}"}
+    assert client.get("/api/v1/invoices", headers=headers).status_code == 200
+    db.session.expire_all()
+    first = db.session.get(ApiToken, row.id).last_used_at
+    assert first is not None and abs((utcnow() - first).total_seconds()) < 5
+
+    assert client.get("/api/v1/invoices", headers=headers).status_code == 200
+    db.session.expire_all()
+    assert db.session.get(ApiToken, row.id).last_used_at == first  # within the minute: not written again
+
+    db.session.get(ApiToken, row.id).last_used_at = first - timedelta(seconds=61)
+    db.session.commit()
+    assert client.get("/api/v1/invoices", headers=headers).status_code == 200
+    db.session.expire_all()
+    assert db.session.get(ApiToken, row.id).last_used_at > first - timedelta(seconds=5)
