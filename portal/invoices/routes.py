@@ -162,12 +162,14 @@ def list_args(filters: service.ListFilters, **changes) -> dict:
 def index():
     filters = list_filters()
     page = query_int("page", 1, MAX_PAGE)
+    totals = service.totals_by_currency(filters)
     pagination = db.paginate(service.search_query(None, None, filters), page=page,
-                             per_page=current_app.config["INVOICES_PER_PAGE"], error_out=False)
+                             per_page=current_app.config["INVOICES_PER_PAGE"], error_out=False, count=False)
+    pagination.total = sum(row["count"] for row in totals)  # the totals already counted every match
     template = "invoices/_results.html" if request.headers.get("HX-Request") else "invoices/index.html"
     response = make_response(render_template(
         template, pagination=pagination, filters=filters, q=filters.q, status=filters.status,
-        statuses=STATUSES, totals=service.totals_by_currency(filters), list_args=list_args))
+        statuses=STATUSES, totals=totals, list_args=list_args))
     response.vary.add("HX-Request")
     return response
 
