@@ -36,6 +36,7 @@ bench: install
 	$(PY) bench/invoice_list.py
 	$(PY) bench/home_page.py
 	$(PY) bench/link_creation.py
+	$(PY) bench/api_overhead.py
 	$(PY) bench/webhook_throughput.py
 
 clean:
