@@ -175,7 +175,7 @@ def test_no_banner_without_test_keys(app, signed_in_staff):
     app.config.update({"PAYPAL_CLIENT_ID": "AAA", "PAYPAL_CLIENT_SECRET": "BBB"})  # PayPal's sandbox by default
     html = signed_in_staff.get("/invoices/").get_data(as_text=True)
     banner = " ".join(re.sub(r"<[^>]+>", "", re.search(r'id="test-mode-banner">(.*?)</p>', html, re.S).group(1)).split())
-    assert banner == "Test mode: PayPal uses test keys or a test server, so payments through it are not real money. Why"
+    assert banner == "Test mode: PayPal uses test keys or a test server, so payments through it are not real money. Why test mode is on"
     assert "uses PayPal&#39;s sandbox" in signed_in_staff.get("/gateways/").get_data(as_text=True)
 
 
