@@ -181,22 +181,24 @@ CHECK_AMOUNTS = {"razorpay": ("INR", 100), "stripe": ("USD", 50), "paypal": ("US
 
 @payments_cli.command("check")
 def check_command():
-    """Per gateway: configured, credentials accepted, a test link created and cancelled, webhook secret set.
-    Exits 1 when a configured gateway fails any check."""
+    """Per gateway: its state in the words the Gateways page uses, then configured, credentials accepted, a
+    test link created and cancelled, webhook secret set. Exits 1 when a configured gateway fails any check."""
     import secrets
     from datetime import timedelta
 
+    from .merchant import merchant_settings
     from .money import Money
-    from .payments import registry
+    from .payments import health, registry
     from .payments.base import GatewayError, LinkRequest
 
     config = current_app.config
     failed = False
+    states = health.current(merchant_settings().zone)  # before our own calls below, which it does not count
     for name, cls in registry.all_classes().items():
         problems = cls.configuration_problems(config)
         gateway = registry.get_gateway(name, config)
         if gateway is None:
-            line = "not configured" + (f" ({'; '.join(problems)})" if problems else "")
+            line = states[name].sentence + (f" ({'; '.join(problems)})" if problems else "")
             click.echo(f"{cls.display_name:<9} {line}")
             failed = failed or bool(problems)
             continue
@@ -230,6 +232,7 @@ def check_command():
         failed = failed or gateway_failed
         mode = "test" if gateway.test_mode else "live"
         click.echo(f"{cls.display_name:<9} {'FAILED' if gateway_failed else 'ok'} ({mode}): " + "; ".join(results))
+        click.echo(f"{'':<9} now: {states[name].sentence}")
     if failed:
         raise SystemExit(1)
 

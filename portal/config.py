@@ -233,4 +233,6 @@ def load_config(instance_path: Path | None = None, environ: dict | None = None) 
         "PAYMENT_LINK_TTL_SECONDS": _int(env, "PAYMENT_LINK_TTL_SECONDS", 24 * 3600, minimum=30 * 60),
         "BREAKER_FAILURE_THRESHOLD": _int(env, "BREAKER_FAILURE_THRESHOLD", 5, minimum=1),
         "BREAKER_COOLDOWN_SECONDS": _seconds(env, "BREAKER_COOLDOWN_SECONDS", "30"),
+        # A gateway whose successful calls take this long at the median is "Slow" (portal/payments/health.py).
+        "GATEWAY_SLOW_MS": _int(env, "GATEWAY_SLOW_MS", 2000, minimum=1),
     }

@@ -261,6 +261,17 @@ def openapi_document() -> dict:
                             "p50": {"type": "integer", "nullable": True}, "p95": {"type": "integer", "nullable": True}}},
                         "last_error": {"type": "object", "nullable": True},
                         "last_webhook_at": {"type": "string", "format": "date-time", "nullable": True},
+                        "state": {"type": "string", "enum": ["working", "slow", "down", "recovering", "off",
+                                                             "not_configured"],
+                                  "description": "The gateway's state, as the Gateways page, Home and "
+                                                 "`payments check` name it (one definition)"},
+                        "sentence": {"type": "string",
+                                     "description": "The state in words, times in the merchant's time zone: "
+                                                    "\"Working\", \"Slow: answers in 2.4 s\", \"Down since 10:42 "
+                                                    "(12 failed calls); INR payments go through Stripe\", "
+                                                    "\"Recovering: the next payment tests it\", \"Switched off by "
+                                                    "an admin\", \"Not configured: set RAZORPAY_KEY_ID and "
+                                                    "RAZORPAY_KEY_SECRET\""},
                     },
                 },
                 "Statistics": {

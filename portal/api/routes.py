@@ -173,7 +173,14 @@ def payment_link(invoice_id: int):
 @bp.get("/gateways")
 @token_required
 def gateways():
-    return jsonify([stats.gateway_health(name) for name in registry.GATEWAY_CLASSES])
+    """Each gateway's numbers, plus its state and sentence from the one definition (payments/health.py),
+    with times in the merchant's time zone, as the Gateways page and Home say them."""
+    from ..merchant import merchant_settings
+    from ..payments import health
+
+    states = health.current(merchant_settings().zone)
+    return jsonify([{**stats.gateway_health(name), "state": states[name].state, "sentence": states[name].sentence}
+                    for name in registry.GATEWAY_CLASSES])
 
 
 @bp.get("/payments/statistics")

@@ -6,7 +6,9 @@ from ..auth import admin_required
 from ..extensions import db
 from ..models import AuditEvent, GatewaySetting, Invoice, RoutingRule
 from ..money import Money, MoneyError, normalize_currency
-from ..payments import engine, registry, routing, stats
+from ..merchant import merchant_settings
+from ..models import utcnow
+from ..payments import engine, health, registry, routing, stats
 from ..payments.reconcile import open_mismatches
 from . import bp
 
@@ -24,15 +26,17 @@ def _setting(name: str) -> GatewaySetting:
 def _context() -> dict:
     statistics = stats.get_payment_statistics()
     rules = {r.currency: r.order for r in db.session.scalars(db.select(RoutingRule))}
-    routes = {**{c: order for c, order in routing.DEFAULT_PRIORITIES.items()}, **rules}
+    zone, now = merchant_settings().zone, utcnow()
     return {
-        "health": [stats.gateway_health(name) for name in registry.GATEWAY_CLASSES],
+        # Per gateway: the sentence (the one definition, payments/health.py), then the folded details.
+        "reports": health.report(zone, now),
+        "at": lambda moment: health.clock(moment, zone, now) if moment else "",
         "statistics": statistics,
         # The statistics carry exact decimal strings (the API's shape); people read them formatted.
         "collected": [Money.parse(amount, currency).format() for currency, amount in statistics["collected"].items()],
-        "routes": dict(sorted(routes.items(), key=lambda item: (item[0] == "*", item[0]))),
+        "routes": routing.routes(),
         "custom_routes": set(rules),
-        "gateway_names": list(registry.GATEWAY_CLASSES),
+        "gateway_names": {name: cls.display_name for name, cls in registry.all_classes().items()},
         "mismatches": open_mismatches()[:50],
         "overpaid": db.session.scalars(db.select(Invoice).where(Invoice.status == "overpaid")
                                        .order_by(Invoice.id.desc()).limit(50)).all(),
@@ -93,9 +97,87 @@ def set_breaker(name: str):
     return redirect(url_for("gateways.index")), 303
 
 
+def _route_currency(raw: str) -> str | None:
+    """'*' or a currency code from a form; None (and a message) when it is neither."""
+    raw = (raw or "").strip().upper()
+    try:
+        return raw if raw == "*" else normalize_currency(raw)
+    except MoneyError as exc:
+        flash(str(exc), "error")
+        return None
+
+
+def _save_route(currency: str, order: list[str], what: str) -> None:
+    rule = db.session.get(RoutingRule, currency) or RoutingRule(currency=currency)
+    rule.gateways = ",".join(order)
+    db.session.add(rule)
+    names = registry.all_classes()
+    shown = " → ".join(names[n].display_name for n in order)
+    label = "every other currency" if currency == "*" else currency
+    AuditEvent.record(current_user, "routing.changed", "setting", None, f"{currency}: {what}; now {' → '.join(order)}")
+    db.session.commit()
+    flash(f"Routing for {label}: {what}. Now {shown}.", "success")
+
+
+@bp.post("/routing/move")
+@admin_required
+def move_in_routing():
+    """Move one gateway up or down in a currency's order (buttons on the Gateways page; no typing)."""
+    currency = _route_currency(request.form.get("currency", ""))
+    if currency is None:
+        return redirect(url_for("gateways.index", _anchor="routing")), 303
+    name, direction = request.form.get("gateway", ""), request.form.get("direction", "")
+    order = list(routing.routes().get(currency, []))
+    if direction not in ("up", "down") or name not in order:
+        abort(400, "Choose a gateway in that currency's order, and up or down.")
+    index = order.index(name)
+    other = index - 1 if direction == "up" else index + 1
+    if 0 <= other < len(order):
+        order[index], order[other] = order[other], order[index]
+        _save_route(currency, order, f"{registry.gateway_class(name).display_name} moved {direction}")
+    return redirect(url_for("gateways.index", _anchor="routing")), 303
+
+
+@bp.post("/routing/add")
+@admin_required
+def add_routing():
+    """A currency of its own, starting from the order it follows today (gateways that cannot take it left out);
+    then the move buttons change it."""
+    currency = _route_currency(request.form.get("currency", ""))
+    if currency is None:
+        return redirect(url_for("gateways.index", _anchor="routing")), 303
+    if currency in routing.routes():
+        flash(f"{'Every other currency' if currency == '*' else currency} already has its own order.", "error")
+        return redirect(url_for("gateways.index", _anchor="routing")), 303
+    classes = registry.all_classes()
+    order = [n for n in routing.priority_for(currency) if currency in classes[n].currencies]
+    if not order:
+        flash(f"No gateway takes {currency}.", "error")
+        return redirect(url_for("gateways.index", _anchor="routing")), 303
+    _save_route(currency, order, "given an order of its own")
+    return redirect(url_for("gateways.index", _anchor="routing")), 303
+
+
+@bp.post("/routing/reset")
+@admin_required
+def reset_routing():
+    """Drop an admin's order for a currency: it follows the default again."""
+    currency = _route_currency(request.form.get("currency", ""))
+    rule = db.session.get(RoutingRule, currency) if currency else None
+    if rule is not None:
+        db.session.delete(rule)
+        AuditEvent.record(current_user, "routing.changed", "setting", None, f"{currency}: back to the default")
+        db.session.commit()
+        flash(f"Routing for {'every other currency' if currency == '*' else currency} is back to the default.",
+              "success")
+    return redirect(url_for("gateways.index", _anchor="routing")), 303
+
+
 @bp.post("/routing")
 @admin_required
 def set_routing():
+    """The whole order typed as names (`gateways=stripe,paypal`): kept for scripts; the page moves gateways
+    up and down instead."""
     raw_currency = (request.form.get("currency") or "").strip().upper()
     try:
         currency = raw_currency if raw_currency == "*" else normalize_currency(raw_currency)

@@ -40,8 +40,12 @@ def payment_options(invoice: Invoice, leave_out: str | None = None) -> list[dict
 def render_page(invoice: Invoice, status: int = 200, error: str | None = None, leave_out: str | None = None,
                 returned: str | None = None, via: str | None = None):
     options = payment_options(invoice, leave_out)
+    # A discreet mark when the customer's payment would go to a gateway in test mode (test keys, a sandbox).
+    test_payment = any(getattr(registry.get_gateway(o["name"], current_app.config), "test_mode", False)
+                       for o in options)
     response = make_response(render_template(
         "pay/page.html", invoice=invoice, options=options, merchant=merchant_settings().business_name,
+        test_payment=test_payment,
         returned=returned, via=gateway_label(via), error=error,
         # After a problem the customer picks a way to pay by name, even when one way is left.
         labelled=bool(error or returned in CUSTOMER_GAVE_UP)), status)

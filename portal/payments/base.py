@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import urlsplit
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +40,12 @@ def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
             text = text.replace(secret, FILTERED)
     text = _AUTHORIZATION.sub(lambda m: m.group(1) + FILTERED, text)
     return _KEY_SHAPES.sub(FILTERED, text)
+
+
+def is_local_url(url: str) -> bool:
+    """Whether `url` points at this machine (localhost, 127.0.0.0/8, ::1): a stand-in, never a real gateway."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host in ("localhost", "::1") or host.endswith(".localhost") or host.startswith("127.")
 
 
 @dataclass(frozen=True)
@@ -196,6 +203,9 @@ class Gateway(ABC):
     default_min_amount: ClassVar[int] = 1
     max_gateway_amount: ClassVar[int | None] = None  # in the gateway's minor units
     supports_partial: ClassVar[bool] = False
+    # The configuration variables that must all be set for the gateway to count as configured, in the order
+    # people set them; "Not configured: set ..." names the missing ones (portal/payments/health.py).
+    required_config: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, settings: GatewaySettings):
         self.settings = settings
@@ -262,9 +272,23 @@ class Gateway(ABC):
         """Malformed (not missing) credentials, one line each, for start-up and `payments check`."""
         return []
 
+    @classmethod
+    def missing_config(cls, config: Mapping[str, Any]) -> list[str]:
+        """The variables of `required_config` that are unset or empty."""
+        return [name for name in cls.required_config if not config.get(name)]
+
     @property
     def test_mode(self) -> bool:
-        return not self.settings.live
+        """No real money moves through this adapter: test keys, the gateway's own sandbox, or a local API."""
+        return self.test_mode_reason is not None
+
+    @property
+    def test_mode_reason(self) -> str | None:
+        """Why this adapter is in test mode, in words for staff ("uses a test key (rzp_test_...)"); None when
+        live. Adapters add their own key shapes; an API base on this machine (the sandbox) always counts."""
+        if is_local_url(self.settings.api_base):
+            return f"talks to a test server on this machine ({self.settings.api_base})"
+        return None if self.settings.live else "uses test credentials"
 
     # ---- verbs -------------------------------------------------------------------------------------
     # Every verb takes `timeout` (seconds) for each HTTP call it makes, and raises GatewayError on

@@ -49,6 +49,14 @@ def priority_for(currency: str) -> list[str]:
     return [name for name in order if name in registry.GATEWAY_CLASSES]
 
 
+def routes() -> dict[str, list[str]]:
+    """Every currency with a priority list (defaults, then admins' rules over them), '*' last."""
+    rules = {r.currency: r.order for r in db.session.scalars(db.select(RoutingRule))}
+    merged = {**DEFAULT_PRIORITIES, **rules}
+    return {currency: [n for n in order if n in registry.GATEWAY_CLASSES]
+            for currency, order in sorted(merged.items(), key=lambda item: (item[0] == "*", item[0]))}
+
+
 def settings_by_name() -> dict[str, GatewaySetting]:
     return {s.name: s for s in db.session.scalars(db.select(GatewaySetting))}
 

@@ -126,21 +126,24 @@ def gateway_text(browser) -> list[str]:
 
 
 def test_gateway_lines_without_configuration(signed_in_staff):
-    assert gateway_text(signed_in_staff) == ["Razorpay: not configured", "Stripe: not configured",
-                                             "PayPal: not configured"]
+    assert gateway_text(signed_in_staff) == ["Razorpay: Not configured: set RAZORPAY_KEY_ID and RAZORPAY_KEY_SECRET",
+                                             "Stripe: Not configured: set STRIPE_SECRET_KEY",
+                                             "PayPal: Not configured: set PAYPAL_CLIENT_ID and PAYPAL_CLIENT_SECRET"]
 
 
 def test_gateway_lines_when_configured_and_when_an_admin_forces_a_breaker_open(pay_app, signed_in_admin):
-    assert gateway_text(signed_in_admin) == ["Razorpay: working", "Stripe: working", "PayPal: working"]
+    assert gateway_text(signed_in_admin) == ["Razorpay: Working", "Stripe: Working", "PayPal: Working"]
     response = signed_in_admin.post("/gateways/stripe/breaker", {"state": "open"}, token_page="/gateways/")
     assert response.status_code == 303
     lines = gateway_text(signed_in_admin)
-    assert re.fullmatch(r"Stripe: down since \d\d:\d\d, payments go through Razorpay and PayPal", lines[1]), lines
-    assert lines[0] == "Razorpay: working" and lines[2] == "PayPal: working"
+    assert re.fullmatch(r"Stripe: Down since \d\d:\d\d \(held down by an admin\); "
+                        r"payments in USD and other currencies go through PayPal", lines[1]), lines
+    assert lines[0] == "Razorpay: Working" and lines[2] == "PayPal: Working"
     signed_in_admin.post("/gateways/paypal/enabled", {"enabled": "0"}, token_page="/gateways/")
     lines = gateway_text(signed_in_admin)
-    assert re.fullmatch(r"Stripe: down since \d\d:\d\d, payments go through Razorpay", lines[1]), lines
-    assert lines[2].startswith("PayPal: switched off by an admin since ")
+    assert re.fullmatch(r"Stripe: Down since \d\d:\d\d \(held down by an admin\); "
+                        r"payments in USD and other currencies go through Razorpay", lines[1]), lines
+    assert lines[2] == "PayPal: Switched off by an admin; payments in USD and other currencies go through Razorpay"
 
 
 def test_gateway_line_when_the_sandbox_takes_stripe_down(pay_app, signed_in_staff, make_invoice, control):
@@ -149,7 +152,8 @@ def test_gateway_line_when_the_sandbox_takes_stripe_down(pay_app, signed_in_staf
         engine.generate_link(make_invoice(currency="USD", items=USD, open_it=True))
     assert engine.breaker().state("stripe") == "open"
     lines = gateway_text(signed_in_staff)
-    assert re.fullmatch(r"Stripe: down since \d\d:\d\d, payments go through Razorpay and PayPal", lines[1]), lines
+    assert re.fullmatch(r"Stripe: Down since \d\d:\d\d \(5 failed calls\); "
+                        r"payments in USD and other currencies go through PayPal", lines[1]), lines
 
 
 def test_demo_seed_gives_a_lived_in_home_and_a_second_run_changes_nothing(runner, browser):

@@ -51,6 +51,7 @@ class PayPalGateway(Gateway):
     # one number for every currency, so the zero-decimal bound (also Money's MAX_INTEGER_DIGITS).
     max_gateway_amount = 10**15 - 1
     supports_partial = False  # an order is approved and captured for its full amount
+    required_config = ("PAYPAL_CLIENT_ID", "PAYPAL_CLIENT_SECRET")  # settings_from needs both
 
     def __init__(self, settings: GatewaySettings, session: requests.Session | None = None,
                  clock: Callable[[], float] = time.monotonic):
@@ -61,6 +62,13 @@ class PayPalGateway(Gateway):
         self._token_lock = threading.Lock()
         self._certs: dict[str, Any] = {}  # cert URL -> x509.Certificate
         self._certs_lock = threading.Lock()
+
+    @property
+    def test_mode_reason(self) -> str | None:
+        # PayPal's credentials do not say their mode; the host does (developer.paypal.com/api/rest/).
+        if self.settings.api_base.rstrip("/") == SANDBOX_API_BASE:
+            return "uses PayPal's sandbox"
+        return super().test_mode_reason
 
     # ---- configuration ---------------------------------------------------------------------------------
     @classmethod

@@ -71,6 +71,7 @@ class RazorpayGateway(Gateway):
     min_amounts = {"INR": 100}                   # INR 1.00 (Payment Links create-standard doc)
     default_min_amount = translate.MIN_SUBUNITS  # 100 subunits in every currency (same doc)
     supports_partial = True                      # accept_partial + first_min_partial_amount
+    required_config = ("RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET")  # settings_from needs both
 
     def __init__(self, settings: GatewaySettings):
         super().__init__(settings)
@@ -78,6 +79,13 @@ class RazorpayGateway(Gateway):
         # razorpay/client.py:61): the engine decides who retries.
         self.client = razorpay.Client(session=AnswerSession(), auth=(settings.key_id, settings.key_secret),
                                       base_url=settings.api_base)
+
+    @property
+    def test_mode_reason(self) -> str | None:
+        # Key ids say their mode: rzp_test_... / rzp_live_... (razorpay.com/docs, API keys).
+        if (self.settings.key_id or "").startswith("rzp_test_"):
+            return "uses a test key (rzp_test_...)"
+        return super().test_mode_reason
 
     # ---- configuration -----------------------------------------------------------------------------
     @classmethod

@@ -70,6 +70,7 @@ class StripeGateway(Gateway):
     # STRIPE_WEBHOOK_TOLERANCE_SECONDS and of stripe.Webhook.DEFAULT_TOLERANCE (stripe/_webhook.py).
     # GatewaySettings has no field for it yet, so the config value is not read.
     webhook_tolerance: ClassVar[int] = 300
+    required_config: ClassVar[tuple[str, ...]] = ("STRIPE_SECRET_KEY",)  # settings_from needs only this
 
     def __init__(self, settings: GatewaySettings):
         super().__init__(settings)
@@ -84,6 +85,13 @@ class StripeGateway(Gateway):
         self._client = stripe.StripeClient(settings.key_id or "", base_addresses=addresses,
                                            max_network_retries=0, http_client=self._http)
         self._sessions = self._client.v1.checkout.sessions
+
+    @property
+    def test_mode_reason(self) -> str | None:
+        # Secret and restricted keys say their mode: sk_test_ / rk_test_ (https://docs.stripe.com/keys).
+        if (self.settings.key_id or "").startswith(("sk_test_", "rk_test_")):
+            return "uses a test key (sk_test_...)"
+        return super().test_mode_reason
 
     # ---- configuration -----------------------------------------------------------------------------
     @classmethod

@@ -73,6 +73,20 @@
     }
   });
 
+  // A polled region re-renders its <details> folded; the ones a person opened (by id) stay open.
+  var openDetails = [];
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    openDetails = Array.prototype.map.call(event.detail.target.querySelectorAll("details[open][id]"),
+                                           function (d) { return d.id; });
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    openDetails.forEach(function (id) {
+      var details = document.getElementById(id);
+      if (details) { details.open = true; }
+    });
+    openDetails = [];
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-line-rows]").forEach(showRemoveButtons);
   });
