@@ -4,10 +4,9 @@ from flask_login import current_user, login_required
 
 from ..auth import admin_required
 from ..extensions import db
-from ..models import AuditEvent, GatewaySetting, Invoice, RoutingRule
+from ..models import AuditEvent, GatewaySetting, RoutingRule
 from ..money import Money, MoneyError, normalize_currency
 from ..payments import engine, registry, routing, stats
-from ..payments.reconcile import open_mismatches
 from . import bp
 
 
@@ -33,9 +32,6 @@ def _context() -> dict:
         "routes": dict(sorted(routes.items(), key=lambda item: (item[0] == "*", item[0]))),
         "custom_routes": set(rules),
         "gateway_names": list(registry.GATEWAY_CLASSES),
-        "mismatches": open_mismatches()[:50],
-        "overpaid": db.session.scalars(db.select(Invoice).where(Invoice.status == "overpaid")
-                                       .order_by(Invoice.id.desc()).limit(50)).all(),
     }
 
 
@@ -48,21 +44,6 @@ def index():
         response = make_response(render_template("gateways/index.html", **_context()))
     response.vary.add("HX-Request")
     return response
-
-
-@bp.post("/mismatches/<id:mismatch_id>/resolve")
-@admin_required
-def resolve_mismatch(mismatch_id: int):
-    """Clearing one hides money owed back to a customer (overpaid, paid while void, wrong amount): admins only."""
-    from ..models import PaymentMismatch, utcnow
-
-    mismatch = db.session.get(PaymentMismatch, mismatch_id) or abort(404, "There is no such mismatch.")
-    mismatch.resolved_at = utcnow()
-    AuditEvent.record(current_user, "mismatch.resolved", "invoice", mismatch.invoice_id,
-                      f"{mismatch.kind}: {mismatch.detail}")
-    db.session.commit()
-    flash("Marked as dealt with.", "success")
-    return redirect(url_for("gateways.index")), 303
 
 
 @bp.post("/<name>/enabled")
