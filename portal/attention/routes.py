@@ -1,4 +1,6 @@
 """Needs attention: staff see the list; admins mark a money problem dealt with (audited)."""
+import logging
+
 from flask import abort, flash, g, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
@@ -9,11 +11,23 @@ from ..models import AuditEvent, PaymentMismatch, utcnow
 from . import bp
 from .items import count, items
 
+log = logging.getLogger("portal.attention")
+
+
+def _badge() -> int:
+    """The count for the navigation badge. A page must still render when it cannot be counted (the breaker
+    store unreachable, an error page after a failed transaction): no badge then, and a line in the log."""
+    try:
+        return count()
+    except Exception:  # whatever the database or the breaker store raised
+        log.warning("needs-attention count unavailable", exc_info=True)
+        return 0
+
 
 @bp.app_context_processor
 def attention_badge():
     """`needs_attention()` for the navigation badge: counted only when a signed-in page asks."""
-    return {"needs_attention": count}
+    return {"needs_attention": _badge}
 
 
 @bp.get("/")
