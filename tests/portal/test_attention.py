@@ -141,6 +141,9 @@ def test_a_wrong_amount_says_nothing_was_recorded(signed_in_admin, make_invoice)
     page, kinds = _items(signed_in_admin)
     assert sorted(kinds) == ["part_payment", "wrong_money"] and "Wrong currency" in page
     assert "Nothing was recorded" in page and "(pay_eur)" in page
+    for row in db.session.scalars(db.select(PaymentMismatch)).all():
+        signed_in_admin.post(f"/attention/mismatches/{row.id}/resolve", token_page="/attention/")
+    assert _items(signed_in_admin)[1] == [] and _resolutions() == 2
 
 
 def test_a_gateway_down_while_its_links_are_open(pay_app, signed_in_admin, make_invoice):
