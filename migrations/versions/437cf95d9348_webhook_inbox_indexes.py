@@ -1,4 +1,4 @@
-"""webhook inbox indexes: deliveries by gateway and by outcome, newest first
+"""webhook inbox indexes: deliveries by gateway and by outcome, newest first; open links per gateway
 
 Revision ID: 437cf95d9348
 Revises: f1a7c3e9b2d4
@@ -19,9 +19,13 @@ def upgrade():
     with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
         batch_op.create_index('ix_webhook_deliveries_gateway_received', ['gateway', 'received_at'], unique=False)
         batch_op.create_index('ix_webhook_deliveries_outcome_received', ['outcome', 'received_at'], unique=False)
+    with op.batch_alter_table('payment_links', schema=None) as batch_op:
+        batch_op.create_index('ix_payment_links_status_gateway', ['status', 'gateway'], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('payment_links', schema=None) as batch_op:
+        batch_op.drop_index('ix_payment_links_status_gateway')
     with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_webhook_deliveries_outcome_received')
         batch_op.drop_index('ix_webhook_deliveries_gateway_received')

@@ -135,14 +135,11 @@ def _gateway_items(now: datetime) -> list[Item]:
 
     silence = timedelta(hours=config["WEBHOOK_SILENCE_HOURS"])
     cutoff = now - silence
-    last_verified = dict(db.session.execute(
-        db.select(WebhookDelivery.gateway, func.max(WebhookDelivery.received_at))
-        .where(WebhookDelivery.verified.is_(True)).group_by(WebhookDelivery.gateway)).all())
     for name, (n, oldest) in open_links.items():
         cls = registry.all_classes().get(name)
         if cls is None or not cls.is_configured(config) or oldest is None or _aware(oldest) > cutoff:
             continue
-        last = last_verified.get(name)
+        last = _last_verified(name)
         if last is not None and _aware(last) > cutoff:
             continue
         hours = config["WEBHOOK_SILENCE_HOURS"]
@@ -159,6 +156,14 @@ def _gateway_items(now: datetime) -> list[Item]:
 
     found.extend(_bursts(now))
     return found
+
+
+def _last_verified(gateway: str) -> datetime | None:
+    """When the newest verified delivery from a gateway arrived: walks its index (gateway, received_at) from
+    the newest end, which stops at once while the gateway's deliveries verify."""
+    D = WebhookDelivery
+    return db.session.scalar(db.select(D.received_at).where(D.gateway == gateway, D.verified.is_(True))
+                             .order_by(D.received_at.desc()).limit(1))
 
 
 def _bursts(now: datetime) -> list[Item]:
