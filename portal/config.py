@@ -213,6 +213,10 @@ def load_config(instance_path: Path | None = None, environ: dict | None = None) 
         # Deliveries older than this are deleted, except unapplied and unresolved mismatched ones.
         "WEBHOOK_RETENTION_DAYS": _int(env, "WEBHOOK_RETENTION_DAYS", 90, minimum=1),
         "WEBHOOK_PRUNE_INTERVAL_SECONDS": _int(env, "WEBHOOK_PRUNE_INTERVAL_SECONDS", 3600),
+        # Needs attention: a gateway with links open this long and no verified webhook in that time.
+        "WEBHOOK_SILENCE_HOURS": _int(env, "WEBHOOK_SILENCE_HOURS", 24, minimum=1),
+        # Needs attention: this many deliveries from one gateway failing verification within an hour.
+        "WEBHOOK_REJECTED_BURST": _int(env, "WEBHOOK_REJECTED_BURST", 20, minimum=1),
         "STRIPE_WEBHOOK_TOLERANCE_SECONDS": _int(env, "STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1),
         # Seconds a PayPal webhook's signed PAYPAL-TRANSMISSION-TIME may be from now, either way (as Stripe's).
         "PAYPAL_WEBHOOK_TOLERANCE_SECONDS": _int(env, "PAYPAL_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1),

@@ -4,12 +4,10 @@ from flask_login import current_user, login_required
 
 from ..auth import admin_required
 from ..extensions import db
-from ..models import AuditEvent, GatewaySetting, Invoice, RoutingRule
-from ..money import Money, MoneyError, normalize_currency
+from ..models import AuditEvent, GatewaySetting, RoutingRule, utcnow
 from ..merchant import merchant_settings
-from ..models import utcnow
+from ..money import Money, MoneyError, normalize_currency
 from ..payments import engine, health, registry, routing, stats
-from ..payments.reconcile import open_mismatches
 from . import bp
 
 
@@ -37,9 +35,6 @@ def _context() -> dict:
         "routes": routing.routes(),
         "custom_routes": set(rules),
         "gateway_names": {name: cls.display_name for name, cls in registry.all_classes().items()},
-        "mismatches": open_mismatches()[:50],
-        "overpaid": db.session.scalars(db.select(Invoice).where(Invoice.status == "overpaid")
-                                       .order_by(Invoice.id.desc()).limit(50)).all(),
     }
 
 
@@ -52,21 +47,6 @@ def index():
         response = make_response(render_template("gateways/index.html", **_context()))
     response.vary.add("HX-Request")
     return response
-
-
-@bp.post("/mismatches/<id:mismatch_id>/resolve")
-@admin_required
-def resolve_mismatch(mismatch_id: int):
-    """Clearing one hides money owed back to a customer (overpaid, paid while void, wrong amount): admins only."""
-    from ..models import PaymentMismatch, utcnow
-
-    mismatch = db.session.get(PaymentMismatch, mismatch_id) or abort(404, "There is no such mismatch.")
-    mismatch.resolved_at = utcnow()
-    AuditEvent.record(current_user, "mismatch.resolved", "invoice", mismatch.invoice_id,
-                      f"{mismatch.kind}: {mismatch.detail}")
-    db.session.commit()
-    flash("Marked as dealt with.", "success")
-    return redirect(url_for("gateways.index")), 303
 
 
 @bp.post("/<name>/enabled")

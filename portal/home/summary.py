@@ -11,7 +11,7 @@ from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..merchant import MerchantProfile
-from ..models import Customer, Invoice, Payment, PaymentMismatch
+from ..models import Customer, Invoice, Payment
 from ..money import Money
 
 UNPAID_STATUSES = ("open", "partially_paid")
@@ -81,11 +81,10 @@ def latest_payments(limit: int = LATEST_PAYMENTS) -> list:
 
 
 def needs_attention_count() -> int:
-    """What the Gateways page lists under Needs attention: open mismatches and overpaid invoices."""
-    mismatches = db.session.scalar(db.select(func.count(PaymentMismatch.id))
-                                   .where(PaymentMismatch.resolved_at.is_(None)))
-    overpaid = db.session.scalar(db.select(func.count(Invoice.id)).where(Invoice.status == "overpaid"))
-    return int(mismatches or 0) + int(overpaid or 0)
+    """The Needs attention page's count (portal/attention/items.py), the same number the navigation shows."""
+    from ..attention.items import count
+
+    return count()
 
 
 def build_home(profile: MerchantProfile, at: datetime | None = None) -> Home:

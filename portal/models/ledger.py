@@ -46,7 +46,10 @@ class WebhookDelivery(db.Model):
     older than WEBHOOK_RETENTION_DAYS are pruned by a background job (portal/webhooks/retention.py)."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_webhook_deliveries_gateway_event", "gateway", "event_id"),)
+    __table_args__ = (Index("ix_webhook_deliveries_gateway_event", "gateway", "event_id"),
+                      # The webhook inbox filters by gateway or outcome, newest first.
+                      Index("ix_webhook_deliveries_gateway_received", "gateway", "received_at"),
+                      Index("ix_webhook_deliveries_outcome_received", "outcome", "received_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

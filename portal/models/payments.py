@@ -22,6 +22,7 @@ class PaymentLink(db.Model):
     __table_args__ = (
         UniqueConstraint("gateway", "link_id", name="uq_payment_links_gateway_link_id"),
         Index("ix_payment_links_invoice_status", "invoice_id", "status"),
+        Index("ix_payment_links_status_gateway", "status", "gateway"),  # Needs attention: open links per gateway
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -19,14 +19,13 @@ import json
 import logging
 
 from flask import current_app, jsonify, request
-from sqlalchemy.exc import IntegrityError
 
 from ..errors import json_error
 from ..extensions import db
-from ..models import ProcessedEvent, WebhookDelivery
+from ..models import WebhookDelivery
 from ..payments import ledger, registry
 from ..payments.base import GatewayError, WebhookRejected
-from . import bp, rejections
+from . import bp, processing, rejections
 
 log = logging.getLogger("portal.webhooks")
 
@@ -36,7 +35,7 @@ LEGACY_PATHS = {"razorpay": "/api/mongodb/webhook/razorpay/", "stripe": "/api/we
 DROPPED_HEADERS = {"authorization", "cookie", "proxy-authorization"}
 REJECTED_BODY_KEPT = 2048      # bytes of a delivery that failed verification kept for diagnosis
 REJECTED_HEADERS_KEPT = 2048   # characters of its headers, as JSON
-HEADER_VALUE_KEPT = 256
+HEADER_VALUE_KEPT = 1024       # a PayPal transmission signature (RSA, base64) fits whole, so Reprocess can verify it
 
 
 def _read_body():
@@ -73,25 +72,7 @@ def receive(gateway: str):
     if delivery is None:
         delivery = _store(gateway, adapter, body, headers)  # genuine, from an address past its limit
 
-    delivery.verified, delivery.event_id, delivery.event_type = True, event.event_id, event.event_type
-    try:
-        with db.session.begin_nested():
-            db.session.add(ProcessedEvent(gateway=gateway, event_id=event.event_id, delivery_id=delivery.id))
-    except IntegrityError:
-        delivery.outcome, delivery.detail = "duplicate", "already processed"
-        db.session.commit()
-        return jsonify({"status": "duplicate"}), 200
-    outcome, invoice_id, detail = ledger.apply_event(event, source="webhook")
-    delivery.outcome, delivery.detail, delivery.invoice_id = outcome, detail[:2000], invoice_id
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # A concurrent delivery of the same event committed first (PostgreSQL, another worker).
-        db.session.rollback()
-        delivery = db.session.get(WebhookDelivery, delivery.id)
-        delivery.verified, delivery.outcome, delivery.detail = True, "duplicate", "processed concurrently"
-        db.session.commit()
-        return jsonify({"status": "duplicate"}), 200
+    outcome = processing.apply_verified(delivery, event)
     return jsonify({"status": outcome}), 200
 
 

@@ -16,7 +16,11 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.extensions import db
-from portal.models import AuditEvent, PaymentLink, PaymentMismatch
+import json
+
+import requests
+
+from portal.models import AuditEvent, PaymentLink, PaymentMismatch, WebhookDelivery
 from portal.money import Money
 from portal.payments import ledger
 from portal.payments.base import GatewayPayment
@@ -38,6 +42,10 @@ STAFF_PAGES = [
     "/users/",
     "/users/new",
     "/gateways/",
+    "/deliveries/",
+    "/deliveries/{delivery}",
+    "/deliveries/{rejected}",
+    "/attention/",
     "/account",
     "/customers/",
     "/customers/{customer}",
@@ -88,8 +96,22 @@ def site(pay_app, live_server, admin, make_user, make_invoice):
     db.session.add(PaymentMismatch(gateway="stripe", invoice_id=paid.id, kind="amount",
                                    detail="amount $10.00 does not match the link's $12.00", source="webhook"))
     AuditEvent.record(None, "invoice.note", "invoice", part.id, "a long note " * 8)
+    body = json.dumps({"event": "payment_link.paid", "payload": {"payment_link": {"entity": {
+        "id": "plink_pay_full", "reference_id": "ref-pay_full", "description": "A rather long description " * 6}}}})
+    applied = WebhookDelivery(gateway="razorpay", event_id="evt_full", event_type="payment_link.paid",
+                              body=body.encode(), body_size=len(body), verified=True, outcome="applied",
+                              detail="₹2,469.00 recorded; invoice paid", invoice_id=paid.id,
+                              headers=json.dumps({"Content-Type": "application/json", "X-Razorpay-Signature": "a" * 64,
+                                                  "X-Razorpay-Event-Id": "evt_full", "User-Agent": "Razorpay-Webhook/v1"}))
+    db.session.add(applied)
     db.session.commit()
+    # A forgery, through the real endpoint: refused and kept short.
+    requests.post(f"{live_server}/webhooks/stripe", data=b'{"id": "evt_forged", "type": "checkout.session.completed", '
+                  b'"pad": "' + b"x" * 3000 + b'"}', headers={"Stripe-Signature": "t=1,v1=" + "0" * 64,
+                                                             "Content-Type": "application/json"}, timeout=10)
+    rejected = db.session.scalar(db.select(WebhookDelivery.id).where(WebhookDelivery.outcome == "rejected"))
     return {"base": live_server, "draft": draft.id, "part": part.id, "paid": paid.id,
+            "delivery": applied.id, "rejected": rejected,
             "token": part.pay_token, "paid_token": paid.pay_token,
             "customer": draft.customer_id}
 
