@@ -330,10 +330,13 @@ class Gateway(ABC):
         the delivery has none."""
         raise NotImplementedError
 
-    def verify_webhook(self, raw_body: bytes, headers: Mapping[str, str], timeout: float) -> PaymentEvent:
+    def verify_webhook(self, raw_body: bytes, headers: Mapping[str, str], timeout: float,
+                       received_at: datetime | None = None) -> PaymentEvent:
         """Verify the signature on the RAW bytes, then parse. Raises WebhookRejected (bad signature,
         timestamp out of tolerance, malformed body) — never anything else for bad input. May call the
-        gateway (PayPal's verify-webhook-signature postback, certificate download) within `timeout`."""
+        gateway (PayPal's verify-webhook-signature postback, certificate download) within `timeout`.
+        `received_at`: when we received these bytes, if not now (an admin's Reprocess of a stored delivery);
+        a signed timestamp's freshness is judged against that moment."""
         raise NotImplementedError
 
     def attempt_declined(self, link: GatewayLink) -> bool:

@@ -76,7 +76,8 @@ def reprocess(delivery: WebhookDelivery) -> tuple[str, str]:
     except (ValueError, AttributeError):
         raise CannotReprocess("its stored headers cannot be read") from None
     try:
-        event = adapter.verify_webhook(delivery.body, headers, adapter.settings.timeout)
+        # Fresh as of when it arrived: a delivery that was on time then is on time now.
+        event = adapter.verify_webhook(delivery.body, headers, adapter.settings.timeout, delivery.received_at)
         ledger.claim_transmission(event, delivery.body)
     except WebhookRejected as exc:
         db.session.rollback()

@@ -248,3 +248,31 @@ def test_a_rejected_delivery_is_never_reprocessed(pay_app, browser, admin):
     assert "Not reprocessed: it failed verification" in response.get_data(as_text=True)
     assert db.session.get(WebhookDelivery, forged.id).outcome == "rejected"
     assert db.session.scalar(db.select(db.func.count(Payment.id))) == 0
+
+
+@pytest.mark.parametrize("signed_before_arrival, applies", [(5, True), (310, False)])
+def test_a_stripe_delivery_is_checked_against_when_it_arrived_not_when_it_is_reprocessed(
+        pay_app, browser, admin, make_invoice, control, signed_before_arrival, applies):
+    """Stripe signs a timestamp and we accept it for 300 s. A delivery that arrived fresh 20 minutes ago and was
+    never handled must still be reprocessable; one that was already stale on arrival must stay refused."""
+    from datetime import timedelta
+
+    from portal.models import utcnow
+    from tests.payments.test_webhooks import _stripe_event_signed_at
+
+    arrived = utcnow() - timedelta(minutes=20)
+    invoice, body, headers = _stripe_event_signed_at(pay_app, make_invoice, control,
+                                                     -20 * 60 - signed_before_arrival)
+    db.session.add(WebhookDelivery(gateway="stripe", event_id=json.loads(body)["id"], body=body,
+                                   body_size=len(body), headers=json.dumps(headers), outcome="received",
+                                   received_at=arrived))
+    db.session.commit()
+    delivery = _deliveries()[-1]
+    browser.login(admin.email)
+    page = browser.post(f"/deliveries/{delivery.id}/reprocess", follow_redirects=True).get_data(as_text=True)
+    if applies:
+        assert "Reprocessed: applied" in page, re.findall(r"flash[^>]*>([^<]*)", page)
+        assert _money(invoice) == ("paid", invoice.total_minor, 1)
+    else:
+        assert "Not reprocessed" in page and "does not verify" in page
+        assert _money(invoice) == ("open", 0, 0)

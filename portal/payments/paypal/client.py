@@ -150,7 +150,8 @@ class PayPalGateway(Gateway):
     def webhook_event_id(self, raw_body: bytes, headers: Mapping[str, str]) -> str | None:
         return webhooks.event_id(raw_body)
 
-    def verify_webhook(self, raw_body: bytes, headers: Mapping[str, str], timeout: float) -> PaymentEvent:
+    def verify_webhook(self, raw_body: bytes, headers: Mapping[str, str], timeout: float,
+                       received_at: datetime | None = None) -> PaymentEvent:
         """A fresh transmission (PAYPAL_WEBHOOK_TOLERANCE_SECONDS), then the signature: offline when
         PAYPAL-CERT-URL is on an allowed host (PAYPAL_CERT_URL_PREFIXES or the API base's origin), else PayPal's
         postback. A capture event is then rebuilt from PayPal's own answer about the capture, since the signature
@@ -162,7 +163,7 @@ class PayPalGateway(Gateway):
         webhook_id = self.settings.webhook_secret
         if not webhook_id:
             raise WebhookRejected("PAYPAL_WEBHOOK_ID is not configured: cannot verify PayPal webhooks")
-        webhooks.check_transmission_time(transmission, _now(), self.settings.webhook_tolerance)
+        webhooks.check_transmission_time(transmission, received_at or _now(), self.settings.webhook_tolerance)
         if webhooks.cert_url_allowed(transmission.cert_url, self.settings.cert_url_prefixes, self.settings.api_base):
             certificate = self._certificate(transmission.cert_url, timeout)
             webhooks.check_signature(certificate, transmission, webhook_id, raw_body, _now())

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextvars
 import time
 from contextlib import contextmanager
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Callable, ClassVar, Mapping
 
@@ -221,7 +222,8 @@ class StripeGateway(Gateway):
     def webhook_event_id(self, raw_body: bytes, headers: Mapping[str, str]) -> str | None:
         return webhooks.event_id(raw_body)
 
-    def verify_webhook(self, raw_body: bytes, headers: Mapping[str, str], timeout: float) -> PaymentEvent:
+    def verify_webhook(self, raw_body: bytes, headers: Mapping[str, str], timeout: float,
+                       received_at: datetime | None = None) -> PaymentEvent:
         """HMAC check on the raw bytes, both sides of the tolerance, then the mapping. No I/O (`timeout` unused).
 
         `stripe.Webhook.construct_event` is `WebhookSignature.verify_header` + `json.loads` + an `Event`
@@ -233,15 +235,19 @@ class StripeGateway(Gateway):
         if not signature:
             raise WebhookRejected("no Stripe-Signature header")
         tolerance = self.webhook_tolerance
+        # The SDK judges freshness against its own clock: for bytes received earlier, widen its window by
+        # their age, which is the same as judging against the moment they arrived.
+        arrived = received_at.timestamp() if received_at is not None else time.time()
+        age = max(0, int(time.time() - arrived))
         try:
-            stripe.WebhookSignature.verify_header(raw_body, signature, secret, tolerance)
+            stripe.WebhookSignature.verify_header(raw_body, signature, secret, tolerance + age)
         except stripe.SignatureVerificationError as exc:
             raise WebhookRejected(f"signature: {exc}") from exc
         except ValueError as exc:  # UnicodeDecodeError: the SDK decodes the body as UTF-8 before signing it
             raise WebhookRejected("body is not UTF-8") from exc
         # verify_header refuses only timestamps older than the tolerance; one from the future is refused here.
         signed = webhooks.signed_at(signature)
-        if signed is None or signed > time.time() + tolerance:
+        if signed is None or signed > arrived + tolerance:
             raise WebhookRejected(f"signature timestamp {signed} is more than {tolerance} s in the future")
         return webhooks.to_event(webhooks.parse(raw_body), type(self))
 
