@@ -57,8 +57,17 @@ def set_enabled(name: str):
     AuditEvent.record(current_user, "gateway.enabled" if setting.enabled else "gateway.disabled", "setting", None,
                       name)
     db.session.commit()
-    flash(f"{name} is {'switched on' if setting.enabled else 'switched off'}.", "success")
+    shown = registry.gateway_class(name).display_name
+    flash(f"{shown} is switched on." if setting.enabled
+          else f"{shown} is switched off: no new payment goes to it until an admin switches it on.", "success")
     return redirect(url_for("gateways.index")), 303
+
+
+BREAKER_WORDS = {
+    "auto": "the circuit breaker decides again from its calls.",
+    "open": "held down; payments go to the next gateway until an admin lets the breaker decide again.",
+    "closed": "held up; payments go to it even while it fails, until an admin lets the breaker decide again.",
+}
 
 
 @bp.post("/<name>/breaker")
@@ -73,7 +82,7 @@ def set_breaker(name: str):
         engine.breaker().reset(name)
     AuditEvent.record(current_user, "gateway.breaker", "setting", None, f"{name}: {choice}")
     db.session.commit()
-    flash(f"{name} circuit breaker: {choice}.", "success")
+    flash(f"{registry.gateway_class(name).display_name}: " + BREAKER_WORDS[choice], "success")
     return redirect(url_for("gateways.index")), 303
 
 

@@ -112,3 +112,6 @@ def test_admin_switch_and_breaker_buttons(pay_app, signed_in_admin):
     html = signed_in_admin.get("/gateways/", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert 'id="gw-stripe-switch">Switch on</button>' in html
     assert re.search(r'id="gw-stripe-sentence">Switched off by an admin', html)
+    # The confirmation names the gateway as people know it and says what follows.
+    page = signed_in_admin.get("/gateways/").get_data(as_text=True)
+    assert "Stripe is switched off: no new payment goes to it until an admin switches it on." in page
