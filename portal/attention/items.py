@@ -127,7 +127,8 @@ def _gateway_items(now: datetime) -> list[Item]:
     for line in gateway_lines(profile.zone):
         if line.state == DOWN and line.name in open_links:
             n, _ = open_links[line.name]
-            found.append(Item("gateway_down", f"{line.text}, with {_links_phrase(n)} at it.",
+            at_it = f"{_links_phrase(n)} {'is' if n == 1 else 'are'} at {line.display_name}"
+            found.append(Item("gateway_down", f"{line.text}. {at_it[0].upper()}{at_it[1:]}.",
                               f"Customers holding those links cannot pay until {line.display_name} answers. "
                               "Nothing to do if it recovers soon; if not, send those customers the pay page again "
                               "so they can pay through another gateway.", line.since,

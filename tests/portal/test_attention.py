@@ -153,7 +153,7 @@ def test_a_gateway_down_while_its_links_are_open(pay_app, signed_in_admin, make_
     signed_in_admin.post("/gateways/razorpay/breaker", {"state": "open"}, token_page="/gateways/")
     page, kinds = _items(signed_in_admin)
     assert kinds == ["gateway_down"]
-    assert "Razorpay: down since" in page and "with 1 open payment link at it" in page
+    assert "Razorpay: Down since" in page and "1 open payment link is at Razorpay." in page
     assert "send those customers the pay page again" in page
     signed_in_admin.post("/gateways/razorpay/breaker", {"state": "auto"}, token_page="/gateways/")
     assert _items(signed_in_admin)[1] == []
