@@ -65,8 +65,9 @@ def test_a_signed_part_payment_on_an_invoice_without_partials_is_a_mismatch(pay_
 def test_needs_attention_lists_the_refused_part_payment(pay_app, client, make_invoice, control, signed_in_staff):
     invoice, _, delivery = _captured_delivery(make_invoice, control)
     _post(client, "razorpay", *_partially_paid(pay_app, delivery, 100))
-    page = signed_in_staff.get("/gateways/").get_data(as_text=True)
-    assert "Needs attention" in page and "partial not accepted" in page and f"#{invoice.id}" in page
+    page = signed_in_staff.get("/attention/").get_data(as_text=True)
+    assert "Part payment for" in page and invoice.number in page
+    assert "Either refund it at the gateway, or allow part payments on the invoice" in page
 
 
 def test_the_same_part_payment_is_applied_when_the_invoice_takes_partials(pay_app, client, make_invoice, control):
