@@ -1,11 +1,11 @@
-"""Gateway health and statistics for staff, live; switches, breakers and routing for admins."""
+"""Gateway health for staff, live (statistics: portal/statistics); switches, breakers and routing for admins."""
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..auth import admin_required
 from ..extensions import db
 from ..models import AuditEvent, GatewaySetting, Invoice, RoutingRule
-from ..money import Money, MoneyError, normalize_currency
+from ..money import MoneyError, normalize_currency
 from ..payments import engine, registry, routing, stats
 from ..payments.reconcile import open_mismatches
 from . import bp
@@ -22,14 +22,10 @@ def _setting(name: str) -> GatewaySetting:
 
 
 def _context() -> dict:
-    statistics = stats.get_payment_statistics()
     rules = {r.currency: r.order for r in db.session.scalars(db.select(RoutingRule))}
     routes = {**{c: order for c, order in routing.DEFAULT_PRIORITIES.items()}, **rules}
     return {
         "health": [stats.gateway_health(name) for name in registry.GATEWAY_CLASSES],
-        "statistics": statistics,
-        # The statistics carry exact decimal strings (the API's shape); people read them formatted.
-        "collected": [Money.parse(amount, currency).format() for currency, amount in statistics["collected"].items()],
         "routes": dict(sorted(routes.items(), key=lambda item: (item[0] == "*", item[0]))),
         "custom_routes": set(rules),
         "gateway_names": list(registry.GATEWAY_CLASSES),
