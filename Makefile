@@ -37,6 +37,7 @@ bench: install
 	$(PY) bench/home_page.py
 	$(PY) bench/link_creation.py
 	$(PY) bench/webhook_throughput.py
+	$(PY) bench/statistics_page.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

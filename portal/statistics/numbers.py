@@ -14,13 +14,14 @@ Where the numbers come from
   answer closes it). Admin resets and forced states leave no trace in the log, so they are not counted.
 - Latency percentiles come from a histogram: exact to the millisecond below 100 ms, to 10 ms below 1 s,
   to 100 ms below 10 s, to the second above (the value shown is the bottom of its bucket).
+- Latency and breaker openings belong to a gateway, not to a currency: asked for one currency, they still
+  count every call to the gateway. Every other number follows the currency of the invoice concerned.
 - Links paid: links whose first payment arrived in the period; the average time to pay is measured from
   the link's creation to that first payment. Conversion is links paid over links created in the same
   period, so a short period can show more links paid than created.
 """
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -73,6 +74,8 @@ class Period:
     @classmethod
     def checked(cls, first: date | None, last: date | None, today: date) -> Period:
         last = last or today
+        if last > today + timedelta(days=1):
+            raise PeriodError(f"'to' ({last.isoformat()}) is in the future; the last day can be today ({today.isoformat()}).")
         if first is not None and first > last:
             raise PeriodError(f"'from' ({first.isoformat()}) is after 'to' ({last.isoformat()}).")
         if first is not None and (last - first).days + 1 > MAX_PERIOD_DAYS:
@@ -98,31 +101,35 @@ def aggregate(profile: MerchantProfile, days: list[date], threshold: int) -> lis
     lo, hi = starts[0], starts[-1]
     out: list[tuple] = []
 
-    def run(stmt, metric_of):
+    def run(stmt, metrics, values: int = 1):
+        """Sum the last `values` columns of `stmt` per the others (day index, gateway, currency, extra keys);
+        metrics(*extra keys) names each summed column: [(metric, key), ...], None to leave it out."""
         inner = stmt.subquery()
         cols = list(inner.c)
-        keys, values = cols[:-1], cols[-1]
-        for row in db.session.execute(select(*keys, func.sum(values)).group_by(*keys)):
-            *head, total = row
+        keys, sums = cols[:-values], cols[-values:]
+        for row in db.session.execute(select(*keys, *(func.sum(c) for c in sums)).group_by(*keys)):
+            head, totals = row[:-values], row[-values:]
             day, gateway, currency = days[int(head[0])], head[1] or "", head[2] or ""
-            metric, key = metric_of(*head[3:])
-            if metric:
-                out.append((day, gateway, currency, metric, key, int(total or 0)))
+            for named, total in zip(metrics(*head[3:]), totals):
+                if named is not None and total:
+                    out.append((day, gateway, currency, named[0], named[1], int(total)))
 
+    one = lambda condition: case((condition, 1), else_=0)  # noqa: E731
     a, inv = GatewayAttempt, Invoice
     creates = and_(a.operation == "create", a.created_at >= lo, a.created_at < hi)
     base = (_day_index(a.created_at, starts).label("d"), a.gateway.label("g"),
             func.coalesce(inv.currency, "").label("c"))
     joined = lambda stmt: stmt.select_from(a).outerjoin(inv, inv.id == a.invoice_id)  # noqa: E731
-    for metric, condition in (("attempts", None), ("successes", a.outcome == "success"),
-                              ("retries", a.attempt > 1), ("retry_successes", and_(a.attempt > 1, a.outcome == "success"))):
-        where = creates if condition is None else and_(creates, condition)
-        run(joined(select(*base, literal(1).label("n"))).where(where), lambda m=metric: (m, ""))
-    run(joined(select(*base, _latency_bucket(a.duration_ms).label("k"), literal(1).label("n")))
-        .where(creates, a.outcome == "success"), lambda k: ("latency", str(int(k))))
+    success, retry = a.outcome == "success", a.attempt > 1
+    run(joined(select(*base, literal(1).label("n"), one(success).label("ok"), one(retry).label("r"),
+                      one(and_(retry, success)).label("rok"))).where(creates),
+        lambda: [("attempts", ""), ("successes", ""), ("retries", ""), ("retry_successes", "")], values=4)
+    # Latency is the gateway's, whatever the currency (stored under currency ''): one histogram per gateway-day.
+    run(select(base[0], base[1], literal("").label("c"), _latency_bucket(a.duration_ms).label("k"),
+               literal(1).label("n")).where(creates, success), lambda k: [("latency", str(int(k)))])
     run(joined(select(*base, func.coalesce(a.error_kind, "").label("kind"), func.coalesce(a.error_code, "").label("code"),
                       literal(1).label("n"))).where(creates, a.outcome == "failure"),
-        lambda kind, code: ("failure", f"{kind}:{code}"[:100]))
+        lambda kind, code: [("failure", f"{kind}:{code}"[:100])])
 
     click = LinkClick
     click_base = (_day_index(click.created_at, starts).label("d"), func.coalesce(click.gateway, "").label("g"),
@@ -130,11 +137,11 @@ def aggregate(profile: MerchantProfile, days: list[date], threshold: int) -> lis
     in_range = and_(click.created_at >= lo, click.created_at < hi)
     click_metrics = {"created": "links_created", "reused": "cache_hits", "failed": "links_failed",
                      "declined": "customer_declined", "cancelled": "customer_cancelled"}
-    run(select(*click_base, click.outcome.label("o"), literal(1).label("n")).select_from(click)
-        .join(inv, inv.id == click.invoice_id).where(in_range, click.outcome.in_(tuple(click_metrics))),
-        lambda outcome: (click_metrics[outcome], ""))
-    run(select(*click_base, literal(1).label("n")).select_from(click).join(inv, inv.id == click.invoice_id)
-        .where(in_range, click.outcome == "created", click.fallback.is_(True)), lambda: ("fallback_received", ""))
+    run(select(*click_base, click.outcome.label("o"), literal(1).label("n"),
+               one(and_(click.outcome == "created", click.fallback.is_(True))).label("f"))
+        .select_from(click).join(inv, inv.id == click.invoice_id)
+        .where(in_range, click.outcome.in_(tuple(click_metrics))),
+        lambda outcome: [(click_metrics[outcome], ""), ("fallback_received", "")], values=2)
     # A gateway gave a click away when it failed there and the click got its link from another gateway.
     given = (select(_day_index(click.created_at, starts).label("d"), a.gateway.label("g"), inv.currency.label("c"),
                     click.id.label("click")).distinct()
@@ -142,21 +149,21 @@ def aggregate(profile: MerchantProfile, days: list[date], threshold: int) -> lis
              .where(in_range, click.outcome == "created", click.fallback.is_(True), a.gateway != click.gateway,
                     a.operation == "create", a.outcome == "failure")).subquery()
     run(select(given.c.d, given.c.g, given.c.c, literal(1).label("n")).select_from(given),
-        lambda: ("fallback_given", ""))
+        lambda: [("fallback_given", "")])
 
     p = Payment
     paid = and_(p.status == "completed", p.received_at >= lo, p.received_at < hi)
     pay_base = (_day_index(p.received_at, starts).label("d"), p.gateway.label("g"), p.currency.label("c"))
-    run(select(*pay_base, p.amount_minor.label("n")).where(paid), lambda: ("collected", ""))
-    run(select(*pay_base, literal(1).label("n")).where(paid), lambda: ("payments", ""))
+    run(select(*pay_base, p.amount_minor.label("m"), literal(1).label("n")).where(paid),
+        lambda: [("collected", ""), ("payments", "")], values=2)
     earlier = aliased(Payment)
     first_payment = ~exists().where(
         earlier.payment_link_id == p.payment_link_id, earlier.status == "completed",
         or_(earlier.received_at < p.received_at, and_(earlier.received_at == p.received_at, earlier.id < p.id)))
     first = and_(paid, p.payment_link_id.is_not(None), first_payment)
-    run(select(*pay_base, literal(1).label("n")).where(first), lambda: ("links_paid", ""))
-    run(select(*pay_base, _seconds_between(PaymentLink.created_at, p.received_at).label("n"))
-        .join(PaymentLink, PaymentLink.id == p.payment_link_id).where(first), lambda: ("time_to_pay_s", ""))
+    run(select(*pay_base, literal(1).label("n"), _seconds_between(PaymentLink.created_at, p.received_at).label("s"))
+        .join(PaymentLink, PaymentLink.id == p.payment_link_id).where(first),
+        lambda: [("links_paid", ""), ("time_to_pay_s", "")], values=2)
 
     for day, gateway, count in _breaker_openings(starts, threshold):
         out.append((days[day], gateway, "", "breaker_openings", "", count))
@@ -175,6 +182,7 @@ def _breaker_openings(starts, threshold: int) -> list[tuple[int, str, int]]:
     answered = or_(a.outcome.in_(("success", "not_found")),
                    and_(a.outcome == "failure", a.error_kind.in_(tuple(TRANSIENT_KINDS))))
     counts: dict[tuple[int, str], int] = defaultdict(int)
+    state: dict[str, tuple[int, bool]] = {}   # gateway -> (transient failures in a row, open)
     for name in registry.GATEWAY_CLASSES:
         # The run of failures just before the period: the breaker may already be open when it starts.
         before = db.session.execute(
@@ -185,19 +193,27 @@ def _breaker_openings(starts, threshold: int) -> list[tuple[int, str, int]]:
             if outcome != "failure":
                 break
             failures += 1
-        is_open = failures >= threshold
-        rows = db.session.execute(
-            select(a.created_at, a.outcome).where(a.gateway == name, a.created_at >= starts[0],
-                                                  a.created_at < starts[-1], answered)
-            .order_by(a.created_at, a.id))
-        for created_at, outcome in rows:
-            if outcome != "failure":
-                failures, is_open = 0, False
-                continue
-            failures += 1
-            if is_open or failures >= threshold:  # a failed probe, or the run that trips it
-                counts[(bisect_right(starts, created_at) - 1, name)] += 1
-                is_open = True
+        state[name] = (failures, failures >= threshold)
+    # Only failures and the answer that ends each run of them matter: the other successes are left in SQL.
+    failed = case((a.outcome == "failure", 1), else_=0)
+    order = (a.created_at, a.id)
+    calls = (select(a.gateway.label("g"), _day_index(a.created_at, starts).label("d"), failed.label("f"),
+                    func.lag(failed).over(partition_by=a.gateway, order_by=order).label("pf"),
+                    func.row_number().over(partition_by=a.gateway, order_by=order).label("rn"))
+             .where(a.created_at >= starts[0], a.created_at < starts[-1], answered)).subquery()
+    rows = db.session.execute(select(calls.c.g, calls.c.d, calls.c.f)
+                              .where(or_(calls.c.f == 1, calls.c.pf == 1, calls.c.rn == 1))
+                              .order_by(calls.c.g, calls.c.rn))
+    for name, day, is_failure in rows:
+        failures, is_open = state.get(name, (0, False))
+        if not is_failure:
+            state[name] = (0, False)
+            continue
+        failures += 1
+        if is_open or failures >= threshold:  # a failed probe, or the run that trips it
+            counts[(int(day), name)] += 1
+            is_open = True
+        state[name] = (failures, is_open)
     return [(day, name, count) for (day, name), count in counts.items()]
 
 
@@ -256,19 +272,20 @@ def roll_up(profile: MerchantProfile | None = None) -> int:
     return added
 
 
-def _stored(profile: MerchantProfile, first: date, last: date, currency: str | None):
-    """Rolled-up rows for days first..last: (per-day rows, latency histogram rows)."""
+def _stored(profile: MerchantProfile, first: date, last: date, currency: str | None) -> list[tuple]:
+    """Rolled-up numbers for days first..last, as aggregate() rows. Only the metrics drawn per day keep their
+    day; the others (latency buckets, failure reasons...) come summed over the days, dated `first`."""
     d = StatisticsDaily
     where = [d.day >= first, d.day <= last]
     if currency:
         where.append(d.currency.in_((currency, "")))
-    rows = db.session.execute(
+    per_day = db.session.execute(
         select(d.day, d.gateway, d.currency, d.metric, d.key, func.sum(d.value))
-        .where(*where, d.metric != "latency").group_by(d.day, d.gateway, d.currency, d.metric, d.key)).all()
-    latency = db.session.execute(
-        select(d.gateway, d.key, func.sum(d.value)).where(*where, d.metric == "latency")
-        .group_by(d.gateway, d.key)).all()
-    return rows, latency
+        .where(*where, d.metric.in_(DAILY_METRICS)).group_by(d.day, d.gateway, d.currency, d.metric, d.key)).all()
+    summed = db.session.execute(
+        select(d.gateway, d.currency, d.metric, d.key, func.sum(d.value))
+        .where(*where, d.metric.not_in(DAILY_METRICS)).group_by(d.gateway, d.currency, d.metric, d.key)).all()
+    return [tuple(row) for row in per_day] + [(first, *row) for row in summed]
 
 
 # ---- the answer -------------------------------------------------------------------------------------
@@ -301,31 +318,24 @@ def payment_statistics(period: Period, currency: str | None = None, all_time: bo
     today = profile.today()
     state = db.session.get(StatisticsRollup, 1)
     rolled = state.rolled_through if state is not None and state.time_zone == profile.time_zone else None
-    first = period.first
+    first, earliest = period.first, _earliest_raw_day(profile)
     if first is None:
         stored_first = db.session.scalar(select(func.min(StatisticsDaily.day))) if rolled else None
-        first = min(d for d in (stored_first, _earliest_raw_day(profile), period.last) if d is not None)
+        first = min(d for d in (stored_first, earliest, period.last) if d is not None)
     last = period.last
     days = _days(first, last)
 
     rows: list[tuple] = []
-    latency: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     live_first = first
     if rolled is not None and rolled >= first:
-        stored_rows, stored_latency = _stored(profile, first, min(last, rolled), currency)
-        rows.extend(stored_rows)
-        for gateway, key, value in stored_latency:
-            latency[gateway][int(key)] += int(value)
+        rows.extend(_stored(profile, first, min(last, rolled), currency))
         live_first = rolled + timedelta(days=1)
-    if live_first <= last and profile.start_of(live_first) <= utcnow():
+    if earliest is not None and live_first < earliest:
+        live_first = earliest  # no row is older: the days before cost nothing
+    if earliest is not None and live_first <= last and profile.start_of(live_first) <= utcnow():
         live_last = min(last, today)
-        for row in aggregate(profile, _days(live_first, live_last), _threshold()):
-            if currency and row[2] not in (currency, ""):
-                continue
-            if row[3] == "latency":
-                latency[row[1]][int(row[4])] += row[5]
-            else:
-                rows.append(row)
+        rows.extend(row for row in aggregate(profile, _days(live_first, live_last), _threshold())
+                    if not currency or row[2] in (currency, ""))
 
     names = list(registry.GATEWAY_CLASSES)
     totals: dict[tuple[str, str], int] = defaultdict(int)          # (metric, gateway) -> value
@@ -333,8 +343,12 @@ def payment_statistics(period: Period, currency: str | None = None, all_time: bo
     money: dict[tuple[str, str], int] = defaultdict(int)           # (gateway, currency) -> collected minor
     daily: dict[tuple[date, str, str], int] = defaultdict(int)     # (day, metric, gateway) -> value
     daily_money: dict[tuple[date, str], int] = defaultdict(int)    # (day, currency) -> collected minor
+    latency: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))  # gateway -> {ms: calls}
     for day, gateway, cur, metric, key, value in rows:
         value = int(value)
+        if metric == "latency":
+            latency[gateway][int(key)] += value
+            continue
         totals[(metric, gateway)] += value
         if key:
             by_key[(metric, gateway, key)] += value
