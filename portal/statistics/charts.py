@@ -108,5 +108,10 @@ def latency_chart(latency: dict[str, dict], labels: dict[str, str]) -> LatencyCh
         groups.append(LatencyGroup(labels[name], y + BAR_H + 1, bars))
         y += 2 * BAR_H + 2 + 3 * GAP
     height = int(y + 14)
-    x_ticks = [Tick(round(plot_left + plot_w * k / 4, 2), f"{top * k // 4} ms") for k in range(5)]
+    x_ticks = [Tick(round(plot_left + plot_w * k / 4, 2), _ms_label(top * k // 4)) for k in range(5)]
     return LatencyChart(WIDTH, height, plot_left, plot_right, groups, x_ticks)
+
+
+def _ms_label(ms: int) -> str:
+    """'250 ms', '1 s', '1.5 s': short enough that five fit under a phone-wide chart."""
+    return f"{ms} ms" if ms < 1000 else f"{ms / 1000:g} s"

@@ -38,6 +38,8 @@ STAFF_PAGES = [
     "/users/",
     "/users/new",
     "/gateways/",
+    "/statistics",
+    "/statistics?period=custom&from=2026-01-01&currency=INR",
     "/account",
     "/customers/",
     "/customers/{customer}",
