@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, timedelta, timezone
 
 from flask import current_app
 from sqlalchemy import and_, case, exists, func, insert, literal, or_, select
@@ -228,7 +228,6 @@ def _earliest_raw_day(profile: MerchantProfile) -> date | None:
 
 
 def _aware(value):
-    from datetime import timezone
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
@@ -272,7 +271,7 @@ def roll_up(profile: MerchantProfile | None = None) -> int:
     return added
 
 
-def _stored(profile: MerchantProfile, first: date, last: date, currency: str | None) -> list[tuple]:
+def _stored(first: date, last: date, currency: str | None) -> list[tuple]:
     """Rolled-up numbers for days first..last, as aggregate() rows. Only the metrics drawn per day keep their
     day; the others (latency buckets, failure reasons...) come summed over the days, dated `first`."""
     d = StatisticsDaily
@@ -328,7 +327,7 @@ def payment_statistics(period: Period, currency: str | None = None, all_time: bo
     rows: list[tuple] = []
     live_first = first
     if rolled is not None and rolled >= first:
-        rows.extend(_stored(profile, first, min(last, rolled), currency))
+        rows.extend(_stored(first, min(last, rolled), currency))
         live_first = rolled + timedelta(days=1)
     if earliest is not None and live_first < earliest:
         live_first = earliest  # no row is older: the days before cost nothing
