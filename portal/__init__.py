@@ -30,8 +30,8 @@ def create_app(config: dict | None = None) -> Flask:
     cache.init_app(app)
     limiter.init_app(app)
 
-    from . import attention, auth, api, customers, errors, gateways, home, invoices, jobs, merchant, security, users, cli, pay, templating, webhooks
-    from . import inbox
+    from . import (attention, auth, api, customers, errors, gateways, home, inbox, invoices, jobs, merchant, security,
+                   statistics, users, cli, pay, templating, webhooks)
     from . import validation
     from .payments import engine as payment_engine
     from .payments import ledger, reconcile  # noqa: F401  (they register background job handlers)
@@ -50,6 +50,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(gateways.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(attention.bp)
+    app.register_blueprint(statistics.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(pay.bp)
     csrf.exempt(webhooks.bp)  # gateways sign their deliveries; there is no session to forge

@@ -157,6 +157,8 @@ def load_config(instance_path: Path | None = None, environ: dict | None = None) 
         # Background jobs run in a thread of each web process; tests run them explicitly.
         "JOBS_IN_PROCESS": (env.get("JOBS_IN_PROCESS") or "1").lower() not in ("0", "false", "no"),
         "RECONCILE_INTERVAL_SECONDS": _int(env, "RECONCILE_INTERVAL_SECONDS", 900),
+        # How often finished days are added to the Statistics rollup (portal/statistics/numbers.py).
+        "STATISTICS_ROLLUP_INTERVAL_SECONDS": _int(env, "STATISTICS_ROLLUP_INTERVAL_SECONDS", 600),
         # Sessions: never readable by scripts, not sent on cross-site posts, HTTPS-only in production.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -6,6 +6,7 @@ _money = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "example": "123
           "description": "Decimal string in major units; never a float."}
 _minor = {"type": "integer", "description": "Integer amount in the currency's minor unit."}
 _error = {"$ref": "#/components/schemas/Error"}
+_rate = {"type": "number", "nullable": True, "minimum": 0, "description": "A ratio (0.25 = 25 %); null when nothing was counted"}
 _NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"  # portal/validation.py refuses them in any query string
 
 
@@ -128,8 +129,27 @@ def openapi_document() -> dict:
                         "responses": _responses("200", {"type": "array", "items": {"$ref": "#/components/schemas/Gateway"}}, "400", "401")},
             },
             "/payments/statistics": {
-                "get": {"summary": "Payment statistics computed from the attempt log",
-                        "responses": _responses("200", {"$ref": "#/components/schemas/Statistics"}, "400", "401")},
+                "get": {"summary": "Payment statistics for a period and currency: what the Statistics page shows",
+                        "description": "Days are the merchant's (its time zone, in `period.time_zone`). Without "
+                                       "`from` and `to` the period is all time, as this call always answered; "
+                                       "`to` alone counts from the first recorded day, `from` alone up to today. "
+                                       "Breaker openings are derived from the attempt log. Latency percentiles "
+                                       "are exact below 100 ms, to 10 ms below 1 s, to 100 ms below 10 s. "
+                                       "Latency and breaker openings belong to a gateway: with `currency` they "
+                                       "still count every call to it; every other number follows the currency.",
+                        "parameters": [
+                            {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"},
+                             "description": "First day, YYYY-MM-DD (included)"},
+                            {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"},
+                             "description": "Last day, YYYY-MM-DD (included); default today"},
+                            {"name": "currency", "in": "query",
+                             "schema": {"type": "string", "maxLength": 10, "pattern": _NO_CONTROL_CHARACTERS},
+                             "description": "Only this currency's invoices (ISO 4217, e.g. INR); default all"},
+                        ],
+                        "responses": _responses("200", {"$ref": "#/components/schemas/Statistics"}, "400", "401")
+                        | {"422": {"description": "`from` after `to`, a period over 3660 days, or an unknown "
+                                                  "currency (`invalid_period`); nothing is computed",
+                                   "content": {"application/json": {"schema": _error}}}}},
             },
         },
         "components": {
@@ -276,12 +296,51 @@ def openapi_document() -> dict:
                 },
                 "Statistics": {
                     "type": "object",
+                    "required": ["total_gateways", "enabled_gateways", "links_created", "links_paid", "cache_hits",
+                                 "cache_misses", "cache_hit_rate", "retries", "retry_successes",
+                                 "retry_success_rate", "fallbacks", "by_gateway", "collected", "period", "daily"],
                     "properties": {k: {"type": "integer"} for k in (
-                        "total_gateways", "enabled_gateways", "links_created", "links_paid", "cache_hits",
-                        "cache_misses", "retries", "retry_successes", "fallbacks")} | {
-                        "cache_hit_rate": {"type": "number", "nullable": True},
-                        "retry_success_rate": {"type": "number", "nullable": True},
-                        "by_gateway": {"type": "object"},
+                        "total_gateways", "configured_gateways", "enabled_gateways", "links_created", "links_failed",
+                        "links_paid", "cache_hits", "cache_misses", "retries", "retry_successes", "fallbacks",
+                        "fallbacks_given", "payments", "attempts", "breaker_openings")} | {
+                        "cache_hit_rate": _rate,
+                        "retry_success_rate": _rate,
+                        "conversion_rate": {**_rate, "description": "links paid per link created in the period"},
+                        "average_seconds_to_pay": {"type": "integer", "nullable": True,
+                                                   "description": "from a link's creation to its first payment"},
+                        "currency": {"type": "string", "nullable": True},
+                        "period": {"type": "object", "properties": {
+                            "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"},
+                            "days": {"type": "integer"}, "all_time": {"type": "boolean"},
+                            "time_zone": {"type": "string"}}},
+                        "by_gateway": {"type": "object", "additionalProperties": {
+                            "$ref": "#/components/schemas/GatewayStatistics"}},
+                        "collected": {"type": "object", "additionalProperties": _money},
+                        "collected_minor": {"type": "object", "additionalProperties": _minor},
+                        "reasons": {"type": "array", "items": {"type": "object", "properties": {
+                            "gateway": {"type": "string"}, "kind": {"type": "string"},
+                            "code": {"type": "string", "nullable": True}, "count": {"type": "integer"},
+                            "words": {"type": "string", "example": "Razorpay could not be reached (connection_failed)"}}}},
+                        "daily": {"type": "array", "items": {"type": "object", "properties": {
+                            "date": {"type": "string", "format": "date"},
+                            "links_created": {"type": "integer"}, "links_paid": {"type": "integer"},
+                            "collected": {"type": "object", "additionalProperties": _money},
+                            "by_gateway": {"type": "object", "additionalProperties": {"type": "object", "properties": {
+                                "attempts": {"type": "integer"}, "successes": {"type": "integer"},
+                                "success_rate": _rate}}}}}},
+                    },
+                },
+                "GatewayStatistics": {
+                    "type": "object",
+                    "properties": {k: {"type": "integer"} for k in (
+                        "calls", "attempts", "successes", "failures", "retries", "retry_successes", "links_created",
+                        "cache_hits", "fallbacks_received", "fallbacks_given", "breaker_openings")} | {
+                        "display_name": {"type": "string"},
+                        "configured": {"type": "boolean"}, "enabled": {"type": "boolean"},
+                        "breaker": {"type": "string", "enum": ["closed", "open", "half_open"]},
+                        "success_rate": _rate, "retry_success_rate": _rate,
+                        "latency_ms": {"type": "object", "properties": {
+                            "p50": {"type": "integer", "nullable": True}, "p95": {"type": "integer", "nullable": True}}},
                         "collected": {"type": "object", "additionalProperties": _money},
                     },
                 },

@@ -7,7 +7,11 @@ from ..extensions import db
 from ..invoices import service
 from ..invoices.service import InvoiceInputError
 from ..models import STATUSES, Customer, Invoice, InvoiceStateError
+from ..merchant import merchant_settings
 from ..payments import engine, registry, routing, stats
+from ..statistics import params as statistics_params
+from ..statistics.numbers import PeriodError
+from ..statistics.numbers import payment_statistics as compute_statistics
 from ..validation import MAX_PAGE, MAX_PER_PAGE, InvalidParameter, query_int, query_text
 from . import bp
 from .auth import token_required
@@ -186,7 +190,13 @@ def gateways():
 @bp.get("/payments/statistics")
 @token_required
 def payment_statistics():
-    return jsonify(stats.get_payment_statistics())
+    """What the Statistics page shows for ?from=&to=&currency= (no dates: all time)."""
+    profile = merchant_settings()
+    try:
+        selection = statistics_params.api_selection(profile.today())
+    except PeriodError as exc:
+        return json_error(422, "invalid_period", str(exc))
+    return jsonify(compute_statistics(selection.period, selection.currency, selection.all_time))
 
 
 @bp.get("/customers")

@@ -1,13 +1,13 @@
-"""Gateway health and statistics for staff, live; switches, breakers and routing for admins."""
+"""Gateway health for staff, live (statistics: portal/statistics); switches, breakers and routing for admins."""
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..auth import admin_required
 from ..extensions import db
-from ..models import AuditEvent, GatewaySetting, RoutingRule, utcnow
 from ..merchant import merchant_settings
-from ..money import Money, MoneyError, normalize_currency
-from ..payments import engine, health, registry, routing, stats
+from ..models import AuditEvent, GatewaySetting, RoutingRule, utcnow
+from ..money import MoneyError, normalize_currency
+from ..payments import engine, health, registry, routing
 from . import bp
 
 
@@ -22,16 +22,12 @@ def _setting(name: str) -> GatewaySetting:
 
 
 def _context() -> dict:
-    statistics = stats.get_payment_statistics()
     rules = {r.currency: r.order for r in db.session.scalars(db.select(RoutingRule))}
     zone, now = merchant_settings().zone, utcnow()
     return {
         # Per gateway: the sentence (the one definition, payments/health.py), then the folded details.
         "reports": health.report(zone, now),
         "at": lambda moment: health.clock(moment, zone, now) if moment else "",
-        "statistics": statistics,
-        # The statistics carry exact decimal strings (the API's shape); people read them formatted.
-        "collected": [Money.parse(amount, currency).format() for currency, amount in statistics["collected"].items()],
         "routes": routing.routes(),
         "custom_routes": set(rules),
         "gateway_names": {name: cls.display_name for name, cls in registry.all_classes().items()},

@@ -69,7 +69,20 @@ def short_date(day: date) -> str:
     return f"{day.day} {day:%b}"
 
 
-def build_chart(currency: str, days: list[date], daily: list[Money]) -> Chart:
+def label_every(days: int, labels: int = 5) -> int:
+    """How many bars apart the date labels stand so about `labels` fit: 7 for a month, 1 for a week."""
+    if days <= 8:
+        return 1
+    return X_LABEL_EVERY if days <= 35 else -(-days // labels)
+
+
+def x_ticks_for(days: list[date], left: float, slot: float, every: int) -> list[Tick]:
+    """A date under every `every`-th slot, counted back from the last day (today on Home)."""
+    return [Tick(round(left + i * slot + slot / 2, 2), short_date(days[i]))
+            for i in range(len(days) - 1, -1, -every)]
+
+
+def build_chart(currency: str, days: list[date], daily: list[Money], every: int = X_LABEL_EVERY) -> Chart:
     step = nice_step(max((m.minor for m in daily), default=0))
     top_value = step * Y_TICKS
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -88,7 +101,6 @@ def build_chart(currency: str, days: list[date], daily: list[Money]) -> Chart:
         digits = 1 if value.as_decimal() >= 1 else value.exponent
         label = format_compact_currency(value.as_decimal(), currency, locale=_locale(currency), fraction_digits=digits)
         y_ticks.append(Tick(round(TOP + plot_h - plot_h * k / Y_TICKS, 2), label))
-    x_ticks = [Tick(round(LEFT + i * slot + slot / 2, 2), short_date(days[i]))
-               for i in range(len(days) - 1, -1, -X_LABEL_EVERY)]
+    x_ticks = x_ticks_for(days, LEFT, slot, every)
     rows = [(day, formatted(amount)) for day, amount in zip(days, daily)]
     return Chart(currency, WIDTH, HEIGHT, LEFT, WIDTH - RIGHT, TOP + plot_h, bars, y_ticks, x_ticks, rows)

@@ -21,12 +21,13 @@ from .payments import (
     PaymentLink,
     RoutingRule,
 )
+from .statistics import StatisticsDaily, StatisticsRollup
 from .types import utcnow
 from .users import ROLES, ApiToken, User, generate_password, normalize_email
 
 __all__ = [
     "ApiToken", "AuditEvent", "MerchantSetting", "GatewayAttempt", "GatewaySetting", "LIVE_STATUSES", "LinkClick",
-    "PaymentLink", "RoutingRule", "Job", "Payment", "PaymentMismatch", "ProcessedEvent", "WebhookDelivery", "WebhookTransmission", "Customer", "FINAL_STATUSES", "Invoice", "InvoiceLine", "InvoiceSequence",
+    "PaymentLink", "RoutingRule", "StatisticsDaily", "StatisticsRollup", "Job", "Payment", "PaymentMismatch", "ProcessedEvent", "WebhookDelivery", "WebhookTransmission", "Customer", "FINAL_STATUSES", "Invoice", "InvoiceLine", "InvoiceSequence",
     "InvoiceStateError", "ROLES", "STATUSES", "TaxRate", "TRANSITIONS", "User", "generate_password",
     "normalize_email", "utcnow",
 ]

@@ -18,7 +18,8 @@ class Payment(db.Model):
 
     __tablename__ = "payments"
     __table_args__ = (UniqueConstraint("gateway", "payment_id", name="uq_payments_gateway_payment_id"),
-                      Index("ix_payments_received_at", "received_at"))  # Home: latest payments, last 30 days
+                      Index("ix_payments_received_at", "received_at"),  # Home: latest payments, last 30 days
+                      Index("ix_payments_payment_link_id", "payment_link_id"))  # Statistics: a link's first payment
 
     id: Mapped[int] = mapped_column(primary_key=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)

@@ -46,6 +46,8 @@ STAFF_PAGES = [
     "/deliveries/{delivery}",
     "/deliveries/{rejected}",
     "/attention/",
+    "/statistics",
+    "/statistics?period=custom&from=2026-01-01&currency=INR",
     "/account",
     "/customers/",
     "/customers/{customer}",

@@ -1,0 +1,238 @@
+"""Statistics page and API time with 1,000,000 gateway attempts over 90 days (issue 10).
+
+    .venv/bin/python bench/statistics_page.py [--attempts 1000000] [--requests 15]
+    BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/hp_bench .venv/bin/python bench/statistics_page.py
+
+Seeds invoices as bench/invoice_list.py does, then a click trail, payment links, payments and the attempt
+log spread over the last 90 days up to now (PostgreSQL: COPY; SQLite: batched inserts). Runs the rollup job
+once, as the worker's periodic schedule would, and times through the real app over HTTP: the page (30 days,
+the default; 90 days; today), the CSV, and the API (all time, 30 days for one currency). The baseline in the
+same run is the old all-time computation (payments/stats.get_payment_statistics) and the page with no rollup
+(every day aggregated from the raw rows). Target: under 300 ms on PostgreSQL.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import requests
+from sqlalchemy import insert, text
+from werkzeug.serving import make_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from invoice_list import PASSWORD, percentile, seed  # noqa: E402
+from portal import create_app  # noqa: E402
+from portal.extensions import db  # noqa: E402
+from portal.models import (ApiToken, GatewayAttempt, Invoice, LinkClick, Payment, PaymentLink,  # noqa: E402
+                           StatisticsDaily, StatisticsRollup, User)
+
+DAYS = 90
+GATEWAYS = ("razorpay", "stripe", "paypal")
+ERRORS = (("unreachable", "connection_failed"), ("server", "http_503"), ("timeout", "read_timeout"),
+          ("rate_limited", "http_429"), ("rejected", "invalid_amount"))
+CLICK_OUTCOMES = ("created",) * 14 + ("reused",) * 4 + ("failed", "cancelled")
+
+
+def _write(model, columns: list[str], rows) -> None:
+    """COPY on PostgreSQL; batched INSERTs elsewhere."""
+    table = model.__table__
+    if db.engine.dialect.name == "postgresql":
+        raw = db.engine.raw_connection()
+        try:
+            with raw.cursor() as cursor:
+                with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            raw.commit()
+        finally:
+            raw.close()
+        return
+    batch = []
+    for row in rows:
+        batch.append(dict(zip(columns, row)))
+        if len(batch) == 20000:
+            db.session.execute(insert(table), batch)
+            batch = []
+    if batch:
+        db.session.execute(insert(table), batch)
+    db.session.commit()
+
+
+def seed_history(attempts: int, invoices: int) -> None:
+    now = datetime.now(timezone.utc)
+    span = DAYS * 86400
+    currency = dict(db.session.execute(db.select(Invoice.id, Invoice.currency)).all())
+    clicks = attempts * 2 // 5
+    at = lambda i, n: now - timedelta(seconds=span * (n - i) / n)  # noqa: E731  (oldest first, the last is now)
+
+    def click_rows():
+        for i in range(1, clicks + 1):
+            outcome = CLICK_OUTCOMES[i % len(CLICK_OUTCOMES)]
+            gateway = None if outcome == "failed" else GATEWAYS[i % 7 % 3]
+            link = i if outcome == "created" else None
+            yield (i, at(i, clicks), i % invoices + 1, "bench", None, outcome, gateway, link,
+                   outcome == "created" and i % 20 == 0, "", 40)
+
+    def link_rows():
+        for i in range(1, clicks + 1):
+            if CLICK_OUTCOMES[i % len(CLICK_OUTCOMES)] != "created":
+                continue
+            invoice = i % invoices + 1
+            created = at(i, clicks)
+            yield (i, invoice, GATEWAYS[i % 7 % 3], f"B{i}", f"plink_{i}", "https://pay.example/x",
+                   "paid" if i % 2 else "created", currency[invoice], 100000 + i, 0, created, created,
+                   created + timedelta(days=7))
+
+    def payment_rows():
+        n = 0
+        for i in range(1, clicks + 1, 2):
+            if CLICK_OUTCOMES[i % len(CLICK_OUTCOMES)] != "created":
+                continue
+            n += 1
+            invoice = i % invoices + 1
+            received = min(now, at(i, clicks) + timedelta(minutes=5 + i % 600))
+            yield (n, invoice, i, GATEWAYS[i % 7 % 3], f"pay_{i}", currency[invoice], 100000 + i, "completed",
+                   "webhook", received)
+
+    def attempt_rows():
+        for i in range(1, attempts + 1):
+            click = i * 2 // 5 + 1 if i * 2 // 5 < clicks else clicks
+            failed = i % 10 == 0
+            kind, code = ERRORS[i // 10 % len(ERRORS)] if failed else (None, None)
+            yield (i, at(i, attempts), click, click % invoices + 1, GATEWAYS[i % 7 % 3],
+                   "fetch" if i % 20 == 1 else "create", 1 if i % 9 else 2, f"B{click}",
+                   "failure" if failed else "success", kind, code, "", 80 + (i * 7919) % 1200)
+
+    _write(PaymentLink, ["id", "invoice_id", "gateway", "reference", "link_id", "url", "status", "currency",
+                         "amount_minor", "amount_paid_minor", "created_at", "updated_at", "expires_at"], link_rows())
+    _write(LinkClick, ["id", "created_at", "invoice_id", "actor_label", "requested_gateway", "outcome", "gateway",
+                       "payment_link_id", "fallback", "reason", "duration_ms"], click_rows())
+    _write(Payment, ["id", "invoice_id", "payment_link_id", "gateway", "payment_id", "currency", "amount_minor",
+                     "status", "source", "received_at"], payment_rows())
+    _write(GatewayAttempt, ["id", "created_at", "click_id", "invoice_id", "gateway", "operation", "attempt",
+                            "reference", "outcome", "error_kind", "error_code", "message", "duration_ms"],
+           attempt_rows())
+    if db.engine.dialect.name == "postgresql":
+        for table in ("link_clicks", "payment_links", "payments", "gateway_attempts"):
+            db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                    f"(SELECT max(id) FROM {table}))"))
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+
+
+def timed(fn, runs: int) -> list[float]:
+    fn()  # warm up
+    timings = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        timings.append((time.perf_counter() - t0) * 1000)
+    return timings
+
+
+def report(name: str, timings: list[float]) -> float:
+    median = statistics.median(timings)
+    print(f"{name:40} {median:10.1f} {percentile(timings, 0.95):8.1f}")
+    return median
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--attempts", type=int, default=1_000_000)
+    parser.add_argument("--invoices", type=int, default=20_000)
+    parser.add_argument("--requests", type=int, default=15)
+    args = parser.parse_args()
+
+    os.environ["JOBS_IN_PROCESS"] = "0"  # the rollup runs once below, not behind the timed requests
+    workdir = Path(tempfile.mkdtemp(prefix="hisabpro-bench-"))
+    url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{workdir / 'bench.db'}"
+    app = create_app({"INSTANCE_PATH": str(workdir), "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
+                      "RATELIMIT_STORAGE_URI": "memory://", "LOGIN_IP_LIMIT": "1000 per minute"})
+    with app.app_context():
+        started = time.perf_counter()
+        if db.engine.dialect.name == "postgresql":  # a rerun: emptying a million rows by DELETE takes minutes
+            from flask_migrate import upgrade
+
+            upgrade()
+            tables = ", ".join(t.name for t in db.metadata.sorted_tables)
+            db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            db.session.commit()
+        seed(args.invoices)
+        seed_history(args.attempts, args.invoices)
+        counted = db.session.scalar(db.select(db.func.count(GatewayAttempt.id)))
+        print(f"seeded {counted} gateway attempts over {DAYS} days on {db.engine.dialect.name} "
+              f"in {time.perf_counter() - started:.1f} s")
+        user = db.session.scalar(db.select(User))
+        row, token = ApiToken.issue(user)
+        db.session.add(row)
+        db.session.commit()
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    session = requests.Session()
+    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', session.get(base + "/login").text).group(1)
+    signed_in = session.post(base + "/login", data={"email": "bench@example.com", "password": PASSWORD,
+                                                     "csrf_token": csrf}, allow_redirects=False)
+    assert signed_in.status_code == 302, signed_in.status_code
+    bearer = {"Authorization": f"Bearer {token}"}
+
+    def get(path, headers=None, expect="Statistics"):
+        response = session.get(base + path, headers=headers or {})
+        assert response.status_code == 200 and expect in response.text, (path, response.status_code)
+
+    print(f"{'case':40} {'median ms':>10} {'p95 ms':>8}  (n={args.requests})")
+    # Baselines, measured in this run: the old all-time computation, and the page without the rollup.
+    from portal.payments.stats import get_payment_statistics
+
+    with app.app_context():
+        old = report("baseline: old all-time statistics", timed(get_payment_statistics, max(3, args.requests // 3)))
+    live = report("baseline: page, 30 days, no rollup", timed(lambda: get("/statistics"), max(3, args.requests // 3)))
+
+    with app.app_context():
+        from portal.statistics.numbers import roll_up
+
+        started = time.perf_counter()
+        days = roll_up()
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text("ANALYZE statistics_daily"))  # what autovacuum does after a bulk insert
+            db.session.commit()
+        rows = db.session.scalar(db.select(db.func.count()).select_from(StatisticsDaily))
+        through = db.session.get(StatisticsRollup, 1).rolled_through
+        print(f"rollup job: {days} days, {rows} rows, through {through}, in {time.perf_counter() - started:.1f} s")
+
+    cases = {
+        "page, 30 days (default)": ("/statistics", None, "Statistics"),
+        "page, 90 days": ("/statistics?period=90", None, "Statistics"),
+        "page, today": ("/statistics?period=today", None, "Statistics"),
+        "page, 90 days, INR": ("/statistics?period=90&currency=INR", None, "Statistics"),
+        "CSV, 90 days": ("/statistics.csv?period=90", None, "section,gateway"),
+        "API, all time (no parameters)": ("/api/v1/payments/statistics", bearer, "by_gateway"),
+        "API, 30 days, INR": ("/api/v1/payments/statistics?from={0}&to={1}&currency=INR", bearer, "by_gateway"),
+    }
+    today = datetime.now(timezone.utc).date()
+    results = {}
+    for name, (path, headers, expect) in cases.items():
+        path = path.format((today - timedelta(days=29)).isoformat(), today.isoformat())
+        results[name] = report(name, timed(lambda: get(path, headers, expect), args.requests))
+    page = results["page, 30 days (default)"]
+    worst = max(results.values())
+    print(f"page (30 days) vs old all-time statistics: {page / old:.2f}x; vs no rollup: {page / live:.2f}x; "
+          f"slowest case {worst:.0f} ms: {'under' if worst < 300 else 'OVER'} the 300 ms target")
+    server.shutdown()
+
+
+if __name__ == "__main__":
+    main()
