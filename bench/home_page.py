@@ -10,25 +10,20 @@ and times the full page and the htmx partial it polls. Prints median and p95.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import re
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-import requests
 from sqlalchemy import insert, text, update
-from werkzeug.serving import make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from invoice_list import PASSWORD, percentile, seed  # noqa: E402
+from invoice_list import percentile, seed, serve_signed_in  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.models import Invoice, Payment  # noqa: E402
@@ -77,15 +72,7 @@ def main() -> None:
         print(f"seeded {args.invoices} invoices and {payments} payments on {db.engine.dialect.name} "
               f"in {time.perf_counter() - started:.1f} s")
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    session = requests.Session()
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', session.get(base + "/login").text).group(1)
-    signed_in = session.post(base + "/login", data={"email": "bench@example.com", "password": PASSWORD,
-                                                     "csrf_token": token}, allow_redirects=False)
-    assert signed_in.status_code == 302, signed_in.status_code
+    server, base, session = serve_signed_in(app)
 
     print(f"{'case':28} {'median ms':>10} {'p95 ms':>8}  (n={args.requests}, {args.invoices} invoices)")
     for name, headers in (("home", {}), ("home htmx partial", {"HX-Request": "true"})):

@@ -74,6 +74,21 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p * (len(ordered) - 1))))]
 
 
+def serve_signed_in(app) -> tuple:
+    """The app on a free port (Werkzeug, threaded) and a session signed in as the bench user:
+    (server, base URL, session). Call server.shutdown() when done."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    session = requests.Session()
+    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', session.get(base + "/login").text).group(1)
+    signed_in = session.post(base + "/login", data={"email": "bench@example.com", "password": PASSWORD,
+                                                     "csrf_token": csrf}, allow_redirects=False)
+    assert signed_in.status_code == 302, signed_in.status_code
+    return server, base, session
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--invoices", type=int, default=10_000)
@@ -90,19 +105,11 @@ def main() -> None:
         seed(args.invoices)
         print(f"seeded {args.invoices} invoices on {db.engine.dialect.name} in {time.perf_counter() - started:.1f} s")
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    session = requests.Session()
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', session.get(base + "/login").text).group(1)
-    signed_in = session.post(base + "/login", data={"email": "bench@example.com", "password": PASSWORD,
-                                                     "csrf_token": token}, allow_redirects=False)
-    assert signed_in.status_code == 302, signed_in.status_code
+    server, base, session = serve_signed_in(app)
 
     cases = {
         "first page": "/invoices/",
-        "search 'customer 01234'": "/invoices/?q=customer+01234",
+        "search 'customer 01234'": f"/invoices/?q=customer+{min(1234, args.invoices // 4 - 1):05d}",
         "status=paid": "/invoices/?status=paid",
         "page 200": "/invoices/?page=200",
         "sort by amount, desc": "/invoices/?sort=amount&dir=desc",

@@ -13,25 +13,20 @@ same run is the old all-time computation (payments/stats.get_payment_statistics)
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import re
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import requests
 from sqlalchemy import insert, text
-from werkzeug.serving import make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from invoice_list import PASSWORD, percentile, seed  # noqa: E402
+from invoice_list import percentile, seed, serve_signed_in  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.models import (ApiToken, GatewayAttempt, Invoice, LinkClick, Payment, PaymentLink,  # noqa: E402
@@ -178,15 +173,7 @@ def main() -> None:
         db.session.add(row)
         db.session.commit()
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    session = requests.Session()
-    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', session.get(base + "/login").text).group(1)
-    signed_in = session.post(base + "/login", data={"email": "bench@example.com", "password": PASSWORD,
-                                                     "csrf_token": csrf}, allow_redirects=False)
-    assert signed_in.status_code == 302, signed_in.status_code
+    server, base, session = serve_signed_in(app)
     bearer = {"Authorization": f"Bearer {token}"}
 
     def get(path, headers=None, expect="Statistics"):

@@ -486,15 +486,18 @@ def _ms_since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
+# A gateway error's kind in words a merchant reads, after the gateway's name ("Razorpay could not be reached").
+ERROR_WORDS = {
+    "unreachable": "could not be reached",
+    "timeout": "did not answer in time",
+    "server": "had an internal error",
+    "rate_limited": "asked us to slow down",
+    "conflict": "was still busy with the same request",
+    "rejected": "refused the request",
+    "auth": "refused our credentials",
+    "not_found": "did not know the link",
+}
+
+
 def _plain_error(exc: GatewayError) -> str:
-    words = {
-        "unreachable": "could not be reached",
-        "timeout": "did not answer in time",
-        "server": "had an internal error",
-        "rate_limited": "asked us to slow down",
-        "conflict": "was still busy with the same request",
-        "rejected": "refused the request",
-        "auth": "refused our credentials",
-        "not_found": "did not know the link",
-    }
-    return f"{words.get(exc.kind, exc.kind)} ({exc.code})"
+    return f"{ERROR_WORDS.get(exc.kind, exc.kind)} ({exc.code})"

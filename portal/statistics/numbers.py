@@ -37,7 +37,7 @@ from ..models import GatewayAttempt, Invoice, LinkClick, Payment, PaymentLink, S
 from ..money import Money
 from ..payments import registry, routing
 from ..payments.base import TRANSIENT_KINDS
-from ..payments.engine import breaker
+from ..payments.engine import ERROR_WORDS, breaker
 
 MAX_PERIOD_DAYS = 3660          # ten years: longer periods are refused (422)
 SETTLE = timedelta(minutes=15)  # a day is rolled up this long after it ends: slow calls have committed by then
@@ -45,16 +45,9 @@ ROLLUP_CHUNK_DAYS = 7           # days aggregated per query while catching up
 # Metrics kept per day for the daily tables and charts; the others are only summed over the period.
 DAILY_METRICS = ("attempts", "successes", "links_created", "links_paid", "collected")
 
-# What a failure or a customer's return means, in words a merchant reads (engine._plain_error's words).
+# What a failure or a customer's return means, in words a merchant reads (the engine's words for errors).
 REASON_WORDS = {
-    "unreachable": "could not be reached",
-    "timeout": "did not answer in time",
-    "server": "had an internal error",
-    "rate_limited": "asked us to slow down",
-    "conflict": "was still busy with the same request",
-    "rejected": "refused the request",
-    "auth": "refused our credentials",
-    "not_found": "did not know the link",
+    **ERROR_WORDS,
     "declined": "declined the customer's payment",
     "cancelled": "saw the customer cancel and come back",
 }
