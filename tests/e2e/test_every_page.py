@@ -192,3 +192,35 @@ def test_navigation_marks_the_current_page_and_offers_a_skip_link(chromium, site
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
     context.close()
+
+
+def test_on_a_phone_the_sections_fold_behind_a_menu_button_that_carries_the_attention_count(chromium, site, admin,
+                                                                                              pay_app):
+    """Eleven sections wrapped into five rows above every phone page; now one Menu button holds them."""
+    from portal.attention.items import count
+
+    with pay_app.test_request_context():
+        waiting = count()
+    assert waiting >= 1  # the walk's data has a mismatch
+    for viewport, folded in ((PHONE, True), (DESKTOP, False)):
+        context = chromium.new_context(viewport=viewport)
+        page = context.new_page()
+        sign_in(page, site["base"], admin.email)
+        toggle, nav = page.locator(".nav-toggle"), page.locator("nav.site-nav")
+        if folded:
+            expect(toggle).to_be_visible()
+            expect(toggle).to_have_attribute("aria-expanded", "false")
+            expect(toggle).to_have_accessible_name(re.compile(rf"^Menu, {waiting} needs? attention$"))
+            expect(nav).to_be_hidden()
+            toggle.click()
+            expect(toggle).to_have_attribute("aria-expanded", "true")
+            expect(nav.get_by_role("link", name="Statistics")).to_be_visible()
+            if os.environ.get("LOOK_SHOTS"):
+                page.screenshot(path=f"{os.environ['LOOK_SHOTS']}/menu-open-390.png")
+            nav.get_by_role("link", name="Statistics").click()
+            expect(page.locator("h1")).to_have_text("Statistics")
+            expect(nav).to_be_hidden()  # a new page starts folded
+        else:
+            expect(toggle).to_be_hidden()
+            expect(nav.get_by_role("link", name="Statistics")).to_be_visible()
+        context.close()

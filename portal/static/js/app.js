@@ -2,6 +2,17 @@
 (function () {
   "use strict";
 
+  // Phones: the sections fold behind the Menu button; it opens and closes them.
+  var navToggle = document.querySelector(".nav-toggle");
+  if (navToggle) {
+    document.documentElement.classList.add("js-nav");
+    navToggle.hidden = false;
+    navToggle.addEventListener("click", function () {
+      var open = document.getElementById(navToggle.getAttribute("aria-controls")).classList.toggle("open");
+      navToggle.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
+
   function renumber(tbody) {
     tbody.querySelectorAll("[data-line-row]").forEach(function (row, index) {
       row.querySelectorAll("input, select").forEach(function (input) {
