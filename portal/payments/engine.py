@@ -3,9 +3,11 @@
 generate_link(invoice) either returns a live link that is already there (cache, then the database, which
 is the truth) or walks the routing plan: at each gateway it persists a link row with a fresh idempotency
 key BEFORE calling, retries transient failures with the same key (full-jitter backoff, Retry-After
-honoured, bounded by a per-gateway budget and a whole-click deadline), looks the link up after an
-ambiguous failure, and fails over only when the request surely did not take effect. Every call is a row
-in the attempt log; every click is a LinkClick row.
+honoured, bounded by a per-gateway budget and a whole-click deadline). While a gateway not yet asked is
+left, a refused connection moves on at once (that gateway is asked again last) and so does a timeout (its
+row is left `abandoned`, looked up by key and cancelled by cancel_other_links in the background); at the
+last gateway a timed-out call is looked up before it is tried again. Every call is a row in the attempt
+log; every click is a LinkClick row.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from ..models import (AuditEvent, GatewayAttempt, Invoice, LinkClick, PaymentLin
 from ..models.payments import LINK_ABANDONED, LINK_FAILED, LINK_PENDING
 from ..money import Money
 from . import registry, routing
-from .base import CONFLICT, RATE_LIMITED, TIMEOUT, Gateway, GatewayError, GatewayLink, LinkRequest
+from .base import CONFLICT, RATE_LIMITED, TIMEOUT, UNREACHABLE, Gateway, GatewayError, GatewayLink, LinkRequest
 from .breaker import CircuitBreaker, MemoryBreakerStore, RedisBreakerStore
 
 log = logging.getLogger("portal.payments.engine")
@@ -155,7 +157,11 @@ def _create(invoice, amount, actor_label, requested, started, deadline, fallback
         candidates = [c for c in candidates if c.name == requested]
     attempts: list[GatewayAttempt] = []
     failed_before = False
-    for candidate in candidates:
+    # A gateway that refused the connection is not retried while others may answer: it goes to the back of
+    # the queue and is tried again (with retries) only once every other candidate has failed.
+    queue = [(candidate, True) for candidate in candidates]
+    while queue:
+        candidate, first_pass = queue.pop(0)
         if time.monotonic() >= deadline:
             notes.append(f"{candidate.name} not tried: the click's time budget ran out")
             break
@@ -164,13 +170,17 @@ def _create(invoice, amount, actor_label, requested, started, deadline, fallback
             continue
         row = _new_link_row(invoice, candidate.gateway, amount)
         request = build_request(invoice, row)
+        others_left = first_pass and any(fresh for _, fresh in queue)  # a gateway not yet asked
         try:
-            found = _create_with_retries(candidate.gateway, request, row, click, attempts, deadline)
+            found = _create_with_retries(candidate.gateway, request, row, click, attempts, deadline, others_left)
         except GatewayError as exc:
             failed_before = True
+            # Abandoned (a timeout: it may exist): cancel_other_links looks it up by its key in the background.
             row.status = LINK_FAILED if exc.surely_not_applied else LINK_ABANDONED
             db.session.commit()
             notes.append(f"{candidate.name} failed: {_plain_error(exc)}")
+            if others_left and exc.kind == UNREACHABLE:
+                queue.append((candidate, False))
             continue
         _apply(row, found)
         why = f"{candidate.gateway.display_name}: {candidate.why}"
@@ -197,16 +207,25 @@ def _create(invoice, amount, actor_label, requested, started, deadline, fallback
 # ---- one gateway: retries with the same key ------------------------------------------------------
 
 def _create_with_retries(gateway: Gateway, request: LinkRequest, row: PaymentLink, click: LinkClick,
-                         attempts: list, deadline: float) -> GatewayLink:
+                         attempts: list, deadline: float, others_left: bool = False) -> GatewayLink:
+    """Create at one gateway, retrying transient failures with the same key. With `others_left`, a refused
+    connection (it never reached the gateway) and a timeout (it may have: its lookup can wait for the
+    background) are not retried here, so the click goes to the next gateway at once."""
     budget_end = min(deadline, time.monotonic() + _seconds("PAYMENT_GATEWAY_BUDGET_SECONDS"))
     ambiguous = False
+
+    def worth_retrying(exc: BaseException) -> bool:
+        if not isinstance(exc, GatewayError) or not exc.transient:
+            return False
+        return not (others_left and exc.kind in (UNREACHABLE, TIMEOUT))
+
     retrying = Retrying(
         stop=stop_after_attempt(current_app.config["PAYMENT_RETRY_ATTEMPTS"])
         | stop_before_delay(max(0.0, budget_end - time.monotonic()))
         # Once our own failures have opened the breaker (or a half-open probe failed), stop hammering.
         | (lambda state: not _breaker_allows_retry(gateway.name)),
         wait=_backoff(_seconds("PAYMENT_RETRY_BASE_DELAY")),
-        retry=retry_if_exception(lambda e: isinstance(e, GatewayError) and e.transient),
+        retry=retry_if_exception(worth_retrying),
         reraise=True,
     )
     for attempt in retrying:

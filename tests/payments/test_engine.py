@@ -51,6 +51,38 @@ def test_primary_down_falls_back_within_a_second(pay_app, make_invoice, control)
     assert [l.gateway for l in live_links(invoice.id)] == ["stripe"]
 
 
+def create_calls(invoice_id: int) -> list[tuple[str, str]]:
+    """(gateway, error kind or 'ok') of every create call made for an invoice, in order."""
+    rows = db.session.scalars(db.select(GatewayAttempt).where(GatewayAttempt.invoice_id == invoice_id,
+                                                              GatewayAttempt.operation == "create")
+                              .order_by(GatewayAttempt.id))
+    return [(row.gateway, row.error_kind or "ok") for row in rows]
+
+
+def test_a_refused_connection_moves_to_the_next_gateway_without_retrying_or_waiting(pay_app, make_invoice, control):
+    """A refused connection never reached the gateway: retrying it with backoff only delays the customer.
+    The click goes on to the next gateway at once, with one call to the refusing one."""
+    fault(control, "razorpay", "down")
+    invoice = make_invoice(currency="INR", open_it=True)
+    result = engine.generate_link(invoice)
+    assert result.link.gateway == "stripe" and result.fallback
+    assert create_calls(invoice.id) == [("razorpay", "unreachable"), ("stripe", "ok")]
+
+
+def test_a_gateway_that_refused_is_tried_again_only_after_every_other_failed(pay_app, make_invoice, control):
+    fault(control, "razorpay", "down")
+    fault(control, "stripe", "error", error_rate=1.0, status=503)
+    invoice = make_invoice(currency="INR", open_it=True)
+    with pytest.raises(engine.NoGatewayAvailable):
+        engine.generate_link(invoice)
+    calls = create_calls(invoice.id)
+    assert calls[0] == ("razorpay", "unreachable")
+    stripe_calls = [i for i, (gateway, _) in enumerate(calls) if gateway == "stripe"]
+    later_razorpay = [i for i, (gateway, _) in enumerate(calls) if gateway == "razorpay" and i > 0]
+    assert stripe_calls and later_razorpay and min(later_razorpay) > max(stripe_calls)
+    assert live_links(invoice.id) == []
+
+
 def test_thirty_percent_errors_200_links_all_succeed_and_none_doubles(pay_app, make_invoice, control):
     fault(control, "stripe", "error", error_rate=0.3, status=503, seed=7)
     invoices = [make_invoice(currency="USD", items=USD, open_it=True) for _ in range(200)]
@@ -166,8 +198,10 @@ def test_a_failed_probe_reopens_the_breaker(pay_app, make_invoice, control):
     breaker = engine.breaker()
     breaker.cooldown = 0.2
     fault(control, "stripe", "down")
-    for _ in range(2):
+    # One refused call per click (the click moves on to PayPal at once): the threshold's worth of clicks.
+    for _ in range(breaker.failure_threshold):
         engine.generate_link(make_invoice(currency="USD", items=USD, open_it=True))
+    assert breaker.state("stripe") == "open"
     time.sleep(0.25)
     assert breaker.state("stripe") == "half_open"
     engine.generate_link(make_invoice(currency="USD", items=USD, open_it=True))
@@ -244,6 +278,39 @@ def test_an_answer_lost_in_a_hang_is_found_or_cancelled_never_left_live(pay_app,
     assert [l.gateway for l in live_links(invoice.id)] == ["paypal"]
 
 
+def test_a_timed_out_call_moves_on_at_once_and_its_lookup_waits_for_the_background(pay_app, make_invoice,
+                                                                                   control):
+    """A call that timed out may have taken effect, so it is never retried blind; but looking it up inside the
+    click made the customer wait a timeout and a lookup. With another gateway to ask, the click moves on at
+    once; the background job looks the abandoned link up by its key and cancels it."""
+    pay_app.config.update(GATEWAY_TIMEOUT_SECONDS="0.5", PAYMENT_GATEWAY_BUDGET_SECONDS="2")
+    fault(control, "stripe", "hang", effect=True)
+    invoice = make_invoice(currency="USD", items=USD, open_it=True)
+    result = engine.generate_link(invoice)
+    assert result.link.gateway == "paypal"
+    assert create_calls(invoice.id) == [("stripe", "timeout"), ("paypal", "ok")]
+    assert db.session.scalar(db.select(db.func.count(GatewayAttempt.id)).where(
+        GatewayAttempt.operation == "find")) == 0  # no lookup inside the click
+    fault(control, "stripe", "ok")
+    jobs.run_pending()
+    assert all(s["status"] == "expired" for s in gateway_objects(control, "stripe"))
+    assert [l.gateway for l in live_links(invoice.id)] == ["paypal"]
+
+
+def test_the_last_gateway_left_still_looks_a_timed_out_call_up_before_trying_again(pay_app, make_invoice,
+                                                                                   control):
+    pay_app.config.update(GATEWAY_TIMEOUT_SECONDS="0.5", PAYMENT_GATEWAY_BUDGET_SECONDS="2",
+                          PAYMENT_RETRY_BASE_DELAY="0.01")
+    pay_app.config["PAYPAL_CLIENT_ID"] = ""  # Stripe is the only gateway for USD besides Razorpay
+    pay_app.config["RAZORPAY_KEY_ID"] = ""
+    fault(control, "stripe", "hang", effect=True)
+    invoice = make_invoice(currency="USD", items=USD, open_it=True)
+    with pytest.raises(engine.NoGatewayAvailable):
+        engine.generate_link(invoice)
+    finds = db.session.scalar(db.select(db.func.count(GatewayAttempt.id)).where(GatewayAttempt.operation == "find"))
+    assert finds >= 1  # with nowhere else to go, the click asks before it creates a second session
+
+
 def test_every_click_and_call_is_logged_for_the_trail(pay_app, make_invoice, control):
     fault(control, "razorpay", "down")
     invoice = make_invoice(currency="INR", open_it=True)
@@ -298,11 +365,13 @@ def test_with_redis_two_workers_share_the_breaker_and_the_link_cache(pay_app, ma
                            "SECRET_KEY": "x", "FRONTEND_URL": "https://portal.example", **gateway_settings})
                for i in range(2)]
     assert workers[0].config["CACHE_TYPE"] == "RedisCache"
-    invoice, other = make_invoice(currency="INR", open_it=True), make_invoice(currency="INR", open_it=True)
+    invoice = make_invoice(currency="INR", open_it=True)
+    others = [make_invoice(currency="INR", open_it=True) for _ in range(4)]
     fault(control, "razorpay", "down")
     with workers[0].app_context():
         first = engine.generate_link(db.session.get(Invoice, invoice.id))
-        engine.generate_link(db.session.get(Invoice, other.id))  # 3 + 2 failures: the breaker opens
+        for other in others:  # one refused call per click, five in all: the breaker opens
+            engine.generate_link(db.session.get(Invoice, other.id))
         assert engine.breaker().state("razorpay") == "open"
         key = engine._cache_key(invoice.id, first.link.amount)
         assert cache.get(key) == first.link.id

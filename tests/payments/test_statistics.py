@@ -1,5 +1,5 @@
 """The Statistics page, its CSV and GET /api/v1/payments/statistics show the same numbers, for a scripted
-history driven through the real engine against the sandbox: a reuse, a gateway down (retries, fallback, its
+history driven through the real engine against the sandbox: a reuse, a gateway down (refused at once, fallback, its
 breaker opening), a retry that succeeds, a click no gateway could serve, a customer who cancelled, and two
 payments found by reconciliation. The expected numbers are counted by hand from that script."""
 from __future__ import annotations
@@ -41,9 +41,10 @@ def history(pay_app, make_invoice, control, client):
     assert engine.generate_link(a).cached                                 # reused: a cache hit
     fault(control, "razorpay", "down")
     b = make_invoice(currency="INR", open_it=True)
-    assert engine.generate_link(b).link.gateway == "stripe"               # razorpay 3 failures (2 retries), fallback
-    c = make_invoice(currency="INR", open_it=True)
-    assert engine.generate_link(c).fallback                               # razorpay 2 more: 5 in a row opens it
+    assert engine.generate_link(b).link.gateway == "stripe"               # razorpay refuses once: straight to stripe
+    c = [make_invoice(currency="INR", open_it=True) for _ in range(4)]
+    for invoice in c:                                                     # 4 more refusals: 5 in a row open it
+        assert engine.generate_link(invoice).fallback
     assert engine.breaker().state("razorpay") == "open"
     fault(control, "stripe", "error", error_rate=0.5, status=503, seed=first_fails_then_ok_seed())
     d = make_invoice(currency="USD", items=USD, open_it=True)
@@ -52,8 +53,9 @@ def history(pay_app, make_invoice, control, client):
     fault(control, "stripe", "down")
     fault(control, "paypal", "down")
     e = make_invoice(currency="USD", items=USD, open_it=True)
-    with pytest.raises(engine.NoGatewayAvailable):                        # stripe 3, paypal 3, razorpay skipped
-        engine.generate_link(e)
+    with pytest.raises(engine.NoGatewayAvailable):                        # stripe refuses once (paypal is left),
+        engine.generate_link(e)                                           # paypal 3, then stripe 3 more; razorpay
+                                                                          # skipped (open)
     for name in ("razorpay", "stripe", "paypal"):
         fault(control, name, "ok")
         engine.breaker().reset(name)
@@ -73,25 +75,27 @@ def figures(html: str) -> dict[str, str]:
 
 
 def expected_all_currencies(stats):
-    assert (stats["links_created"], stats["links_failed"], stats["links_paid"]) == (4, 1, 2)
-    assert (stats["cache_hits"], stats["cache_misses"], stats["cache_hit_rate"]) == (1, 5, 0.1667)
-    assert stats["conversion_rate"] == 0.5
+    assert (stats["links_created"], stats["links_failed"], stats["links_paid"]) == (7, 1, 2)
+    assert (stats["cache_hits"], stats["cache_misses"], stats["cache_hit_rate"]) == (1, 8, 0.1111)
+    assert stats["conversion_rate"] == 0.2857
     assert stats["collected"] == {"INR": "2469.00", "USD": "120.00"}
     assert stats["collected_minor"] == {"INR": 246900, "USD": 12000}
-    assert (stats["retries"], stats["retry_successes"], stats["retry_success_rate"]) == (8, 1, 0.125)
-    assert (stats["fallbacks"], stats["fallbacks_given"], stats["breaker_openings"]) == (2, 2, 1)
+    # Retries: stripe's second call for D; for E paypal's calls 2 and 3 and stripe's second pass, calls 2 and 3.
+    assert (stats["retries"], stats["retry_successes"], stats["retry_success_rate"]) == (5, 1, 0.2)
+    assert (stats["fallbacks"], stats["fallbacks_given"], stats["breaker_openings"]) == (5, 5, 1)
     rzp, st, pp = (stats["by_gateway"][n] for n in ("razorpay", "stripe", "paypal"))
-    assert (rzp["attempts"], rzp["successes"], rzp["retries"], rzp["retry_successes"]) == (6, 1, 3, 0)
-    assert (rzp["fallbacks_given"], rzp["fallbacks_received"], rzp["breaker_openings"]) == (2, 0, 1)
+    assert (rzp["attempts"], rzp["successes"], rzp["retries"], rzp["retry_successes"]) == (6, 1, 0, 0)
+    assert (rzp["fallbacks_given"], rzp["fallbacks_received"], rzp["breaker_openings"]) == (5, 0, 1)
     assert rzp["success_rate"] == 0.1667 and rzp["cache_hits"] == 1 and rzp["collected"] == {"INR": "2469.00"}
-    assert (st["attempts"], st["successes"], st["retries"], st["retry_successes"]) == (7, 3, 3, 1)
-    assert (st["fallbacks_received"], st["fallbacks_given"], st["breaker_openings"]) == (2, 0, 0)
-    assert st["success_rate"] == 0.4286 and st["collected"] == {"USD": "120.00"}
+    # B and the four C: 5 successes; D: a 503 then a success; E: 1 refusal, then 3 more after paypal's.
+    assert (st["attempts"], st["successes"], st["retries"], st["retry_successes"]) == (11, 6, 3, 1)
+    assert (st["fallbacks_received"], st["fallbacks_given"], st["breaker_openings"]) == (5, 0, 0)
+    assert st["success_rate"] == 0.5455 and st["collected"] == {"USD": "120.00"}
     assert (pp["attempts"], pp["successes"], pp["retries"], pp["success_rate"]) == (3, 0, 2, 0.0)
     assert pp["latency_ms"] == {"p50": None, "p95": None}
     assert rzp["latency_ms"]["p50"] is not None and st["latency_ms"]["p95"] >= st["latency_ms"]["p50"]
     reasons = {(r["gateway"], r["kind"]): r["count"] for r in stats["reasons"]}
-    assert reasons == {("razorpay", "unreachable"): 5, ("stripe", "unreachable"): 3, ("stripe", "server"): 1,
+    assert reasons == {("razorpay", "unreachable"): 5, ("stripe", "unreachable"): 4, ("stripe", "server"): 1,
                        ("paypal", "unreachable"): 3, ("stripe", "cancelled"): 1}
     words = [r["words"] for r in stats["reasons"]]
     assert words[0].startswith("Razorpay could not be reached")
@@ -133,7 +137,7 @@ def test_page_api_and_csv_agree_on_a_scripted_history(history, api, signed_in_st
     expected_all_currencies(stats)
     assert stats["period"] == {"from": today, "to": today, "days": 1, "all_time": False,
                                "time_zone": "Asia/Kolkata"}
-    assert stats["daily"][0]["links_created"] == 4 and stats["daily"][0]["collected"] == {"INR": "2469.00",
+    assert stats["daily"][0]["links_created"] == 7 and stats["daily"][0]["collected"] == {"INR": "2469.00",
                                                                                           "USD": "120.00"}
     response = signed_in_staff.get("/statistics?period=today")
     page = response.get_data(as_text=True)
@@ -147,20 +151,20 @@ def test_page_api_and_csv_agree_on_a_scripted_history(history, api, signed_in_st
     assert exported.headers["Content-Disposition"] == f'attachment; filename="hisabpro-statistics-{today}-to-{today}.csv"'
     rows = {(r["section"], r["gateway"], r["date"], r["metric"]): r["value"]
             for r in csv.DictReader(io.StringIO(exported.get_data(as_text=True)))}
-    assert rows[("summary", "", "", "links_created")] == "4"
+    assert rows[("summary", "", "", "links_created")] == "7"
     assert rows[("summary", "", "", "collected_INR")] == "2469.00"
     assert rows[("gateway", "razorpay", "", "breaker_openings")] == "1"
     assert rows[("gateway", "stripe", "", "success_rate")] == str(stats["by_gateway"]["stripe"]["success_rate"])
-    assert rows[("day", "stripe", today, "attempts")] == "7"
+    assert rows[("day", "stripe", today, "attempts")] == "11"
 
 
 def test_one_currency(history, api, signed_in_staff):
     today = merchant_settings().today().isoformat()
     stats = api.get(f"/payments/statistics?from={today}&to={today}&currency=inr").get_json()
     assert stats["currency"] == "INR"
-    assert (stats["links_created"], stats["links_failed"], stats["links_paid"], stats["cache_hits"]) == (3, 0, 1, 1)
+    assert (stats["links_created"], stats["links_failed"], stats["links_paid"], stats["cache_hits"]) == (6, 0, 1, 1)
     assert stats["collected"] == {"INR": "2469.00"}
-    assert stats["by_gateway"]["stripe"]["attempts"] == 2 and stats["by_gateway"]["paypal"]["attempts"] == 0
+    assert stats["by_gateway"]["stripe"]["attempts"] == 5 and stats["by_gateway"]["paypal"]["attempts"] == 0
     assert stats["breaker_openings"] == 1  # a breaker belongs to the gateway, whatever the currency
     page = signed_in_staff.get(f"/statistics?period=custom&from={today}&to={today}&currency=INR").get_data(as_text=True)
     page_matches_api(page, stats)
@@ -184,7 +188,7 @@ def test_finished_days_come_from_the_rollup_and_say_the_same(history, api, signe
     assert db.session.scalar(db.select(db.func.count()).select_from(StatisticsDaily)) > 0
     rolled = api.get(f"/payments/statistics?from={day}&to={day}").get_json()
     assert rolled == live
-    assert api.get(f"/payments/statistics?from={day}").get_json()["links_created"] == 4
+    assert api.get(f"/payments/statistics?from={day}").get_json()["links_created"] == 7
     page = signed_in_staff.get(f"/statistics?period=custom&from={day}&to={day}").get_data(as_text=True)
     page_matches_api(page, rolled)
     # Nothing happened today: a period of today alone is empty.
