@@ -8,6 +8,8 @@ PostgreSQL, Redis and the sandbox, each figure beside its baseline from the same
   click     POST /api/v1/invoices/{id}/payment-link for a fresh INR invoice (Razorpay), beside the bare
             razorpay SDK call creating a link on the same sandbox from this process: our overhead.
   reuse     the same POST again (the link is reused, no gateway call), beside the floor.
+  failover  a click while Razorpay refuses connections (the sandbox closes its port), beside a click that
+            asks Stripe directly ("fallback alone"): what the failed primary costs.
 
 Prints the median of each run's median (and p99) and the spread over runs.
 """
@@ -93,6 +95,30 @@ def one_run(stack: Stack, clicks: int) -> dict[str, list[float]]:
     return times
 
 
+def failover_run(stack: Stack, clicks: int) -> dict[str, list[float]]:
+    session = requests.Session()
+    times: dict[str, list[float]] = {"stripe asked directly": [], "razorpay refusing": []}
+    stack.control("/_sandbox/faults", {"gateway": "razorpay", "mode": "down"})
+    try:
+        pairs = [(new_invoice(stack, session), new_invoice(stack, session)) for _ in range(clicks)]
+        for direct, routed in pairs:
+            for key, body, target in (("stripe asked directly", {"gateway": "stripe"}, direct),
+                                      ("razorpay refusing", {}, routed)):
+                elapsed, answer = timed(lambda: stack.api("POST", f"/invoices/{target}/payment-link", session,
+                                                          json=body))
+                assert answer.status_code in (200, 201) and answer.json()["gateway"] == "stripe", answer.text
+                times[key].append(elapsed)
+            # Keep the breaker closed: every click must meet a refusing Razorpay, not a skipped one.
+            stack.control("/_sandbox/faults", {"gateway": "razorpay", "mode": "ok"})
+            with stack.app.app_context():
+                from portal.payments import engine
+                engine.breaker().reset("razorpay")
+            stack.control("/_sandbox/faults", {"gateway": "razorpay", "mode": "down"})
+    finally:
+        stack.control("/_sandbox/faults", {"gateway": "razorpay", "mode": "ok"})
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clicks", type=int, default=60)
@@ -120,6 +146,15 @@ def main() -> None:
             print(f"{'authenticated floor above openapi':34} {statistics.median(floor):8.1f} {'':8}  (goal <= 3)")
             print(f"{'second click (reuse)':34} {statistics.median(medians['reuse']):8.1f} {'':8}  "
                   f"(goal <= 5 server time)")
+        stack.control("/_sandbox/faults", {"gateway": "razorpay", "mode": "ok"})
+        runs = [failover_run(stack, args.clicks // 2) for _ in range(args.runs)]
+        print(f"\nprimary refusing connections; {args.runs} runs x {args.clicks // 2} clicks each way")
+        for key in runs[0]:
+            medians = [statistics.median(r[key]) for r in runs]
+            print(f"{key:34} {statistics.median(medians):8.1f} "
+                  f"{statistics.median([pct(r[key], 0.99) for r in runs]):8.1f}  {min(medians):6.1f}-{max(medians):<6.1f}")
+        extra = [statistics.median(r["razorpay refusing"]) - statistics.median(r["stripe asked directly"]) for r in runs]
+        print(f"{'failover cost above fallback alone':34} {statistics.median(extra):8.1f} {'':8}  (goal <= 50)")
 
 
 if __name__ == "__main__":
