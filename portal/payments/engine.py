@@ -276,7 +276,9 @@ def _backoff(base: float):
 
 def _call(gateway: Gateway, operation: str, number: int, request: LinkRequest | None,
           click: LinkClick | None, attempts: list, fn):
-    """Run one gateway call, feed the breaker, and write the call to the attempt log, whatever happens."""
+    """Run one gateway call, feed the breaker, and write the call to the attempt log, whatever happens.
+    Only a click's calls (`click` given) count as failures for the breaker: background lookups and cancels
+    of links left behind keep asking a gateway that is away, and must not turn customers' payments from it."""
     started = time.monotonic()
     row = GatewayAttempt(created_at=utcnow(), click_id=click.id if click else None, invoice_id=request.invoice_id if request else None,
                          gateway=gateway.name, operation=operation, attempt=number,
@@ -287,7 +289,7 @@ def _call(gateway: Gateway, operation: str, number: int, request: LinkRequest | 
         row.outcome, row.error_kind, row.error_code = "failure", exc.kind, exc.code[:64]
         row.message = exc.message[:500]
         log.info("%s %s attempt %d failed: %s %s", gateway.name, operation, number, exc.kind, exc.code)
-        if exc.transient:
+        if exc.transient and click is not None:
             breaker().record_failure(gateway.name)  # a refusal (4xx) is an answer, not an outage
         raise
     else:

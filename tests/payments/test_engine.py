@@ -311,6 +311,23 @@ def test_the_last_gateway_left_still_looks_a_timed_out_call_up_before_trying_aga
     assert finds >= 1  # with nowhere else to go, the click asks before it creates a second session
 
 
+def test_background_lookups_that_fail_never_open_the_breaker_clicks_rely_on(pay_app, make_invoice, control):
+    """The cancel job keeps asking a gateway about a link it abandoned; while that gateway is away those calls
+    fail, but only customers' clicks decide whether their payments should avoid it."""
+    pay_app.config.update(GATEWAY_TIMEOUT_SECONDS="0.5", PAYMENT_GATEWAY_BUDGET_SECONDS="2")
+    fault(control, "stripe", "hang", effect=True)
+    invoice = make_invoice(currency="USD", items=USD, open_it=True)
+    result = engine.generate_link(invoice)
+    fault(control, "stripe", "down")
+    threshold = engine.breaker().failure_threshold
+    for _ in range(threshold + 1):
+        engine.cancel_other_links(invoice.id, result.link.id)
+    failed_lookups = db.session.scalar(db.select(db.func.count(GatewayAttempt.id)).where(
+        GatewayAttempt.gateway == "stripe", GatewayAttempt.operation == "find", GatewayAttempt.outcome == "failure"))
+    assert failed_lookups == threshold + 1  # logged for the trail and the health page
+    assert engine.breaker().state("stripe") == "closed"
+
+
 def test_every_click_and_call_is_logged_for_the_trail(pay_app, make_invoice, control):
     fault(control, "razorpay", "down")
     invoice = make_invoice(currency="INR", open_it=True)
