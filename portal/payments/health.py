@@ -28,7 +28,7 @@ from ..models import GatewayAttempt, Payment, PaymentLink, WebhookDelivery
 from ..models.payments import LIVE_STATUSES
 from . import registry, routing
 from .breaker import CLOSED, HALF_OPEN, OPEN
-from .engine import breaker
+from .engine import ERROR_WORDS, breaker
 
 WORKING, SLOW, DOWN, RECOVERING, SWITCHED_OFF, NOT_CONFIGURED = (
     "working", "slow", "down", "recovering", "off", "not_configured")
@@ -38,17 +38,6 @@ WINDOW = timedelta(hours=1)   # "the last hour": success rate, latency and the S
 SLOW_SAMPLE = 20              # the Slow rule reads the median of at most this many recent successful calls ...
 SLOW_MIN_CALLS = 3            # ... and needs at least this many, so one slow call does not make a gateway Slow
 EVERY_OTHER = "*"             # routing's key for currencies without a rule of their own
-
-ERROR_WORDS = {
-    "unreachable": "could not be reached",
-    "timeout": "did not answer in time",
-    "server": "had an internal error",
-    "rate_limited": "asked us to slow down",
-    "conflict": "was still busy with the same request",
-    "rejected": "refused a request",
-    "auth": "refused our credentials",
-    "not_found": "did not know a link we asked about",
-}
 
 
 # ---- the pure part ---------------------------------------------------------------------------------
