@@ -1,26 +1,21 @@
 """The webhook inbox in Chromium: the filters narrow the list in place (htmx), and an admin reprocesses a
 delivery that was stored but never handled, which pays the invoice once; the nav badge follows."""
-import json
 import re
 
 import requests
 from playwright.sync_api import expect
 
 from portal.extensions import db
-from portal.models import Invoice, WebhookDelivery
+from portal.models import Invoice
 from tests.e2e.test_every_page import sign_in
+from tests.payments.test_inbox import store_unfinished
 from tests.payments.test_webhooks import _captured_delivery
 
 
 def test_filter_the_inbox_and_reprocess_an_unfinished_delivery(pay_app, live_server, admin, make_invoice, control,
                                                                page):
     invoice, _, genuine = _captured_delivery(make_invoice, control)
-    body = genuine["body"].encode()
-    # Stored but never handled, as a worker that died mid-verification leaves it.
-    db.session.add(WebhookDelivery(gateway="razorpay", event_id=genuine["headers"].get("X-Razorpay-Event-Id"),
-                                   body=body, body_size=len(body), headers=json.dumps(genuine["headers"]),
-                                   outcome="received"))
-    db.session.commit()
+    store_unfinished(genuine)
     forged = requests.post(f"{live_server}/webhooks/stripe", data=b'{"id": "evt_x"}', timeout=10,
                            headers={"Stripe-Signature": "t=1,v1=00", "Content-Type": "application/json"})
     assert forged.status_code == 400

@@ -33,6 +33,16 @@ def _applied_razorpay(client, make_invoice, control):
     return invoice, delivery, genuine
 
 
+def store_unfinished(genuine: dict) -> bytes:
+    """Store a genuine Razorpay delivery as a worker that died mid-verification leaves it; returns its body."""
+    body = genuine["body"].encode()
+    db.session.add(WebhookDelivery(gateway="razorpay", event_id=genuine["headers"].get("X-Razorpay-Event-Id"),
+                                   body=body, body_size=len(body), headers=json.dumps(genuine["headers"]),
+                                   outcome="received"))
+    db.session.commit()
+    return body
+
+
 def _forged(client, gateway="stripe", body=b'{"id": "evt_forged", "type": "checkout.session.completed"}',
             headers=None):
     response = _post(client, gateway, body, headers or {"Stripe-Signature": "t=1,v1=" + "0" * 64})
@@ -190,11 +200,7 @@ def test_a_delivery_left_unfinished_applies_exactly_once_when_clicked_twice(pay_
                                                                            control):
     """A genuine Razorpay delivery stored but never handled (the process stopped while verifying it)."""
     invoice, _, genuine = _captured_delivery(make_invoice, control)
-    body = genuine["body"].encode()
-    db.session.add(WebhookDelivery(gateway="razorpay", event_id=genuine["headers"].get("X-Razorpay-Event-Id"),
-                                   body=body, body_size=len(body), headers=json.dumps(genuine["headers"]),
-                                   outcome="received"))
-    db.session.commit()
+    body = store_unfinished(genuine)
     [delivery] = _deliveries()
     assert _money(invoice) == ("open", 0, 0)
     browser.login(admin.email)
