@@ -38,6 +38,7 @@ bench: install
 	$(PY) bench/link_creation.py
 	$(PY) bench/api_overhead.py
 	$(PY) bench/webhook_throughput.py
+	$(PY) bench/drills.py worker-kill
 	$(PY) bench/statistics_page.py
 
 clean:

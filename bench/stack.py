@@ -46,8 +46,9 @@ def free_port() -> int:
 
 class Stack:
     def __init__(self, workers: int = 4, threads: int = 1, env: dict[str, str] | None = None,
-                 sandbox: bool = True) -> None:
+                 sandbox: bool = True, sandbox_settings: dict | None = None) -> None:
         self.workers, self.threads, self.extra_env, self.with_sandbox = workers, threads, env or {}, sandbox
+        self.sandbox_settings = sandbox_settings or {}  # SandboxConfig fields, e.g. webhook_max_attempts
         self.workdir = Path(tempfile.mkdtemp(prefix="hisabpro-stack-"))
         self.database = f"hp_stack_{os.getpid()}_{secrets.token_hex(3)}"
         self.database_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + self.database
@@ -63,7 +64,7 @@ class Stack:
             self._create_database()
             redis.Redis.from_url(REDIS_URL).flushdb()
             if self.with_sandbox:
-                self.sandbox = Sandbox(SandboxConfig.for_tests(frontend_url=self.base))
+                self.sandbox = Sandbox(SandboxConfig.for_tests(frontend_url=self.base, **self.sandbox_settings))
                 self.sandbox.start()
             self.env = self._portal_env()
             self.app = create_app({"INSTANCE_PATH": str(self.workdir), "SQLALCHEMY_DATABASE_URI": self.database_url,
