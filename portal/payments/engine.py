@@ -17,6 +17,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Mapping
 from decimal import Decimal
 
 from flask import current_app
@@ -25,7 +26,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from .. import jobs
 from ..extensions import cache, db
-from ..models import (AuditEvent, GatewayAttempt, Invoice, LinkClick, PaymentLink, utcnow)
+from ..models import AuditEvent, GatewayAttempt, GatewaySetting, Invoice, LinkClick, PaymentLink, utcnow
 from ..models.payments import LINK_ABANDONED, LINK_FAILED, LINK_PENDING
 from ..money import Money
 from . import registry, routing
@@ -151,7 +152,8 @@ def _objects_kept_across_commits():
 
 def _create(invoice, amount, actor_label, requested, started, deadline, fallback=True) -> LinkResult:
     click = _record_click(invoice, actor_label, requested, "pending", started, commit=False)
-    candidates, skipped = routing.plan(amount, current_app.config, breaker(), requested)
+    settings = routing.settings_by_name()  # read once for the whole click: routing and every breaker check
+    candidates, skipped = routing.plan(amount, current_app.config, breaker(), requested, settings)
     notes = [f"{s.name} skipped: {s.why}" for s in skipped]
     if requested and not fallback:
         candidates = [c for c in candidates if c.name == requested]
@@ -165,14 +167,15 @@ def _create(invoice, amount, actor_label, requested, started, deadline, fallback
         if time.monotonic() >= deadline:
             notes.append(f"{candidate.name} not tried: the click's time budget ran out")
             break
-        if not _breaker_allows(candidate.name):
+        if not _breaker_allows(candidate.name, settings):
             notes.append(f"{candidate.name} skipped: circuit breaker open")
             continue
         row = _new_link_row(invoice, candidate.gateway, amount)
         request = build_request(invoice, row)
         others_left = first_pass and any(fresh for _, fresh in queue)  # a gateway not yet asked
         try:
-            found = _create_with_retries(candidate.gateway, request, row, click, attempts, deadline, others_left)
+            found = _create_with_retries(candidate.gateway, request, row, click, attempts, deadline, others_left,
+                                         settings)
         except GatewayError as exc:
             failed_before = True
             # Abandoned (a timeout: it may exist): cancel_other_links looks it up by its key in the background.
@@ -207,7 +210,8 @@ def _create(invoice, amount, actor_label, requested, started, deadline, fallback
 # ---- one gateway: retries with the same key ------------------------------------------------------
 
 def _create_with_retries(gateway: Gateway, request: LinkRequest, row: PaymentLink, click: LinkClick,
-                         attempts: list, deadline: float, others_left: bool = False) -> GatewayLink:
+                         attempts: list, deadline: float, others_left: bool,
+                         settings: Mapping[str, GatewaySetting]) -> GatewayLink:
     """Create at one gateway, retrying transient failures with the same key. With `others_left`, a refused
     connection (it never reached the gateway) and a timeout (it may have: its lookup can wait for the
     background) are not retried here, so the click goes to the next gateway at once."""
@@ -223,7 +227,7 @@ def _create_with_retries(gateway: Gateway, request: LinkRequest, row: PaymentLin
         stop=stop_after_attempt(current_app.config["PAYMENT_RETRY_ATTEMPTS"])
         | stop_before_delay(max(0.0, budget_end - time.monotonic()))
         # Once our own failures have opened the breaker (or a half-open probe failed), stop hammering.
-        | (lambda state: not _breaker_allows_retry(gateway.name)),
+        | (lambda state: not _breaker_allows_retry(gateway.name, settings)),
         wait=_backoff(_seconds("PAYMENT_RETRY_BASE_DELAY")),
         retry=retry_if_exception(worth_retrying),
         reraise=True,
@@ -415,12 +419,12 @@ def _release_lock(invoice_id: int) -> None:
     db.session.commit()
 
 
-def _breaker_allows_retry(name: str) -> bool:
-    return routing.breaker_state(name, breaker(), routing.settings_by_name()) == "closed"
+def _breaker_allows_retry(name: str, settings: Mapping[str, GatewaySetting]) -> bool:
+    return routing.breaker_state(name, breaker(), settings) == "closed"
 
 
-def _breaker_allows(name: str) -> bool:
-    return routing.breaker_admits(name, breaker(), routing.settings_by_name())
+def _breaker_allows(name: str, settings: Mapping[str, GatewaySetting]) -> bool:
+    return routing.breaker_admits(name, breaker(), settings)
 
 
 # ---- links left behind ---------------------------------------------------------------------------

@@ -76,9 +76,10 @@ def breaker_admits(name: str, breaker: CircuitBreaker, settings: Mapping[str, Ga
     return forced == "closed" if forced else breaker.allow(name)
 
 
-def plan(amount: Money, config: Mapping, breaker: CircuitBreaker,
-         requested: str | None = None) -> tuple[list[Candidate], list[Skipped]]:
-    settings = settings_by_name()
+def plan(amount: Money, config: Mapping, breaker: CircuitBreaker, requested: str | None = None,
+         settings: Mapping[str, GatewaySetting] | None = None) -> tuple[list[Candidate], list[Skipped]]:
+    """`settings`: the admins' gateway settings when the caller has read them already (a click reads them once)."""
+    settings = settings_by_name() if settings is None else settings
     order = priority_for(amount.currency)
     if requested:
         if requested not in registry.GATEWAY_CLASSES:
