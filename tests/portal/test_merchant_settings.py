@@ -52,7 +52,7 @@ def test_settings_need_the_csrf_token(signed_in_admin):
 
 @pytest.mark.parametrize("field, value, message", [
     ("time_zone", "Mars/Olympus_Mons", "is not a time zone we know"),
-    ("time_zone", "../../etc/passwd", "is not a time zone we know"),
+    ("time_zone", "../../etc/passwd", "is not a time zone we know"),  # hostile input
     ("default_currency", "KPW", "none of the configured gateways takes KPW"),
     ("default_currency", "XYZ", "Unknown currency code"),
     ("payment_terms_days", "-5", "must be a whole number of days from 0 to 365"),

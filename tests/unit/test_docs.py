@@ -53,15 +53,54 @@ def test_every_configuration_variable_is_documented():
     assert not missing, f"add a row to docs/configuration.md for: {', '.join(sorted(missing))}"
 
 
-def test_nothing_points_outside_the_project():
-    """The suite and the docs stand alone: no path into the team's sibling spec folder."""
-    sibling = "/".join(("..", "shared"))  # spelled in parts so this guard does not name the path itself
-    offenders = []
+# A relative path that climbs (../), e.g. "../x/y" or "../../x", must not land outside the project: in a
+# document read from the document's folder (a link); in code read from its file's folder or from the
+# project root (where make and the tests run).
+CLIMB_RE = re.compile(r"(?<![\w./])((?:\.\./)+)(\w[\w.-]*)")
+HOSTILE = "# hostile input"  # marks a line of attack data in a test: a string we refuse, not a path we use
+SCANNED_SUFFIXES = {".py", ".md", ".txt", ".ini", ".cfg", ".toml", ".html", ".js", ".css", ".sh"}
+SCANNED_NAMES = {"Makefile", "run"}  # run: .ci/run
+
+
+def climbs_out(path: Path, climb: str, name: str) -> bool:
+    bases = (path.parent,) if path.suffix in {".md", ".html"} else (path.parent, REPO)
+    return any(not (base / (climb + name)).resolve().is_relative_to(REPO) for base in bases)
+
+
+def project_files():
     for path in REPO.rglob("*"):
-        if (path.is_file() and path.suffix in {".py", ".md", ".txt", ".ini", ".cfg", ".toml", ".html"}
-                and not {".git", ".venv", "node_modules"} & set(path.relative_to(REPO).parts)
-                and path != Path(__file__).resolve()):
-            text = path.read_text(errors="replace")
-            if sibling in text or "/".join(("shared", "reference")) in text:
-                offenders.append(str(path.relative_to(REPO)))
+        if (path.is_file() and (path.suffix in SCANNED_SUFFIXES or path.name in SCANNED_NAMES)
+                and not {".git", ".venv", "node_modules", "reference"} & set(path.relative_to(REPO).parts)
+                and path != Path(__file__).resolve()):  # this file's own examples of what it refuses
+            yield path
+
+
+def test_the_guard_sees_a_path_that_climbs_out_and_lets_one_that_stays_in():
+    assert climbs_out(REPO / "README.md", "../", "elsewhere")
+    assert climbs_out(REPO / "tests" / "unit" / "test_docs.py", "../../../", "elsewhere")
+    assert not climbs_out(REPO / "docs" / "endpoints.md", "../", "sandbox")
+    assert [m.group(0) for m in CLIMB_RE.finditer("see ../x/y, .../update and ../../z")] == ["../x", "../../z"]
+
+
+def test_nothing_points_outside_the_project():
+    """The suite and the docs stand alone: a clone anywhere passes make test and reads its own docs, so no
+    file refers to a path outside the project."""
+    offenders = []
+    for path in project_files():
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if HOSTILE in line:
+                continue
+            offenders += [f"{path.relative_to(REPO)}:{number}: {m.group(0)}" for m in CLIMB_RE.finditer(line)
+                          if climbs_out(path, m.group(1), m.group(2))]
     assert not offenders, offenders
+
+
+def test_every_relative_link_in_the_docs_leads_to_a_file_in_the_project():
+    broken = []
+    for path in (p for p in project_files() if p.suffix == ".md"):
+        for target in re.findall(r"\]\(([^)\s#]+)", path.read_text()):
+            if not re.match(r"[a-z]+:", target):  # http:, https:, mailto:
+                resolved = (path.parent / target).resolve()
+                if not (resolved.is_relative_to(REPO) and resolved.exists()):
+                    broken.append(f"{path.relative_to(REPO)}: {target}")
+    assert not broken, broken
