@@ -13,7 +13,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -23,8 +22,7 @@ from sqlalchemy import insert, text, update
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from invoice_list import percentile, seed, serve_signed_in  # noqa: E402
-from portal import create_app  # noqa: E402
+from invoice_list import bench_app, percentile, seed, serve_signed_in  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.models import Invoice, Payment  # noqa: E402
 
@@ -61,10 +59,7 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ["JOBS_IN_PROCESS"] = "0"  # no background worker competing with the timed requests
-    workdir = Path(tempfile.mkdtemp(prefix="hisabpro-bench-"))
-    url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{workdir / 'bench.db'}"
-    app = create_app({"INSTANCE_PATH": str(workdir), "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
-                      "RATELIMIT_STORAGE_URI": "memory://", "LOGIN_IP_LIMIT": "1000 per minute"})
+    app = bench_app()
     with app.app_context():
         started = time.perf_counter()
         seed(args.invoices)

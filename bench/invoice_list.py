@@ -74,6 +74,14 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p * (len(ordered) - 1))))]
 
 
+def bench_app():
+    """The app on BENCH_DATABASE_URL (or SQLite in a temporary folder), sign-in limits out of the way."""
+    workdir = Path(tempfile.mkdtemp(prefix="hisabpro-bench-"))
+    url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{workdir / 'bench.db'}"
+    return create_app({"INSTANCE_PATH": str(workdir), "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
+                       "RATELIMIT_STORAGE_URI": "memory://", "LOGIN_IP_LIMIT": "1000 per minute"})
+
+
 def serve_signed_in(app) -> tuple:
     """The app on a free port (Werkzeug, threaded) and a session signed in as the bench user:
     (server, base URL, session). Call server.shutdown() when done."""
@@ -96,10 +104,7 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ["JOBS_IN_PROCESS"] = "0"  # no background worker competing with the timed requests
-    workdir = Path(tempfile.mkdtemp(prefix="hisabpro-bench-"))
-    url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{workdir / 'bench.db'}"
-    app = create_app({"INSTANCE_PATH": str(workdir), "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
-                      "RATELIMIT_STORAGE_URI": "memory://", "LOGIN_IP_LIMIT": "1000 per minute"})
+    app = bench_app()
     with app.app_context():
         started = time.perf_counter()
         seed(args.invoices)

@@ -23,7 +23,9 @@ from ..extensions import db
 from ..merchant import merchant_settings
 from ..models import LIVE_STATUSES, Invoice, PaymentLink, PaymentMismatch, WebhookDelivery, utcnow
 from ..money import Money
-from ..payments import registry
+from ..payments import registry, routing
+from ..payments.breaker import OPEN
+from ..payments.engine import breaker
 from ..payments.status import DOWN, gateway_lines
 
 HOURS = 24
@@ -124,7 +126,11 @@ def _gateway_items(now: datetime) -> list[Item]:
     profile = merchant_settings()
     open_links = _open_links(now)
     found = []
-    for line in gateway_lines(profile.zone):
+    # Down means a breaker open; only then are the full health lines (attempt-log reads per gateway) worth
+    # building. This list is counted on every staff page, for the navigation badge.
+    settings, circuit = routing.settings_by_name(), breaker()
+    maybe_down = any(routing.breaker_state(name, circuit, settings) == OPEN for name in open_links)
+    for line in gateway_lines(profile.zone) if maybe_down else []:
         if line.state == DOWN and line.name in open_links:
             n, _ = open_links[line.name]
             at_it = f"{_links_phrase(n)} {'is' if n == 1 else 'are'} at {line.display_name}"

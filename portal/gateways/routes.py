@@ -163,11 +163,8 @@ def reset_routing():
 def set_routing():
     """The whole order typed as names (`gateways=stripe,paypal`): kept for scripts; the page moves gateways
     up and down instead."""
-    raw_currency = (request.form.get("currency") or "").strip().upper()
-    try:
-        currency = raw_currency if raw_currency == "*" else normalize_currency(raw_currency)
-    except MoneyError as exc:
-        flash(str(exc), "error")
+    currency = _route_currency(request.form.get("currency", ""))
+    if currency is None:
         return redirect(url_for("gateways.index")), 303
     order = [n.strip().lower() for n in (request.form.get("gateways") or "").split(",") if n.strip()]
     unknown = [n for n in order if n not in registry.GATEWAY_CLASSES]

@@ -2,7 +2,7 @@
 words, rejected deliveries per hour, and a delivery's headers and body with secrets masked.
 
 Pages are read by (received_at, id) descending with the filters on indexed columns (gateway, outcome each
-with received_at), so the list costs the same with a hundred deliveries or a million.
+with received_at); a deep page still skips its predecessors by OFFSET.
 """
 from __future__ import annotations
 

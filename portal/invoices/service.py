@@ -17,6 +17,7 @@ from ..extensions import db
 from .. import totals as totals_rules
 from ..models import AuditEvent, Customer, Invoice, InvoiceSequence, STATUSES, TaxRate, User, utcnow
 from ..money import Money, MoneyError, normalize_currency
+from ..spreadsheets import safe_cell
 from ..validation import MAX_ID
 
 MAX_LINES = 100
@@ -468,11 +469,6 @@ def totals_by_currency(filters: ListFilters) -> list[dict]:
 CSV_COLUMNS = ["number", "status", "customer", "email", "currency", "total", "paid", "due_date", "created_at"]
 
 
-def _csv_safe(value: str) -> str:
-    # Spreadsheets run cells that start with = + - @ as formulas; a customer name must not.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def export_csv(stmt) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
@@ -481,8 +477,8 @@ def export_csv(stmt) -> str:
         writer.writerow([
             invoice.number,
             invoice.status,
-            _csv_safe(invoice.customer.name),
-            _csv_safe(invoice.customer.email),
+            safe_cell(invoice.customer.name),
+            safe_cell(invoice.customer.email),
             invoice.currency,
             invoice.total.decimal_string(),
             invoice.amount_paid.decimal_string(),

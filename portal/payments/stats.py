@@ -1,12 +1,11 @@
-"""Payment statistics, computed from the attempt log and link tables, so they hold across workers and
-restarts (docs/endpoints.md: GET /api/v1/payments/statistics, GET /api/v1/gateways)."""
+"""Each gateway's all-time figures for GET /api/v1/gateways (docs/endpoints.md), from the attempt log, so they
+hold across workers and restarts. Statistics for a period: portal/statistics/numbers.py."""
 from __future__ import annotations
 
 from flask import current_app
 
 from ..extensions import db
-from ..models import GatewayAttempt, LinkClick, Payment, PaymentLink, WebhookDelivery
-from ..money import Money
+from ..models import GatewayAttempt, WebhookDelivery
 from . import registry, routing
 from .engine import breaker
 
@@ -69,37 +68,3 @@ def _iso(value):
         from datetime import timezone
         value = value.replace(tzinfo=timezone.utc)
     return value.isoformat()
-
-
-def get_payment_statistics() -> dict:
-    names = list(registry.GATEWAY_CLASSES)
-    health = {name: gateway_health(name) for name in names}
-    count = lambda stmt: db.session.scalar(db.select(db.func.count()).select_from(stmt.subquery()))  # noqa: E731
-    clicks = db.select(LinkClick)
-    cache_hits = count(clicks.where(LinkClick.outcome == "reused"))
-    cache_misses = count(clicks.where(LinkClick.outcome.in_(("created", "failed"))))
-    retries_q = db.select(GatewayAttempt).where(GatewayAttempt.operation == "create", GatewayAttempt.attempt > 1)
-    retries = count(retries_q)
-    retry_successes = count(retries_q.where(GatewayAttempt.outcome == "success"))
-    collected: dict[str, str] = {}
-    for currency, paid in db.session.execute(
-            db.select(Payment.currency, db.func.sum(Payment.amount_minor)).group_by(Payment.currency)):
-        collected[currency] = Money(int(paid), currency).decimal_string()
-    return {
-        "total_gateways": len(names),
-        "configured_gateways": sum(1 for h in health.values() if h["configured"]),
-        "enabled_gateways": sum(1 for h in health.values() if h["configured"] and h["enabled"]),
-        "links_created": count(clicks.where(LinkClick.outcome == "created")),
-        "links_failed": count(clicks.where(LinkClick.outcome == "failed")),
-        "links_paid": count(db.select(PaymentLink).where(PaymentLink.status == "paid")),
-        "cache_hits": cache_hits,
-        "cache_misses": cache_misses,
-        "cache_hit_rate": _rate(cache_hits, cache_hits + cache_misses),
-        "retries": retries,
-        "retry_successes": retry_successes,
-        "retry_success_rate": _rate(retry_successes, retries),
-        "fallbacks": count(clicks.where(LinkClick.fallback.is_(True))),
-        "by_gateway": {name: {k: h[k] for k in ("calls", "success_rate", "latency_ms", "breaker", "enabled",
-                                                  "configured")} for name, h in health.items()},
-        "collected": collected,
-    }

@@ -11,13 +11,11 @@ from flask_login import login_required
 from ..home.chart import build_chart, label_every
 from ..merchant import merchant_settings, offered_currencies
 from ..money import Money
+from ..spreadsheets import safe_cell
 from . import bp
 from .charts import latency_chart, success_chart
 from .numbers import PeriodError, payment_statistics
 from .params import PAGE_CHOICES, api_query, page_selection
-
-CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
 
 def percent(rate: float | None) -> str:
     return "—" if rate is None else f"{rate * 100:.1f}%"
@@ -91,16 +89,6 @@ def _page_dates(selection) -> dict:
     if selection.choice != "custom":
         return {}
     return {"from": selection.period.first.isoformat(), "to": selection.period.last.isoformat()}
-
-
-def safe_cell(value) -> str | int | float:
-    """A CSV cell a spreadsheet will not run: text that starts like a formula gets a leading apostrophe."""
-    if value is None:
-        return ""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value
-    text = str(value)
-    return "'" + text if text.startswith(CSV_FORMULA_START) else text
 
 
 def csv_rows(stats: dict):
