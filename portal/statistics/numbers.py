@@ -172,7 +172,7 @@ def _seconds_between(earlier, later):
 def _breaker_openings(starts, threshold: int) -> list[tuple[int, str, int]]:
     """Replay each gateway's breaker over the attempt log between starts[0] and starts[-1]."""
     a = GatewayAttempt
-    # As engine._call feeds the breaker: every answer, but only the failures of a click's own calls (its
+    # As calls.call feeds the breaker: every answer, but only the failures of a click's own calls (its
     # creates and lookups), never a background job's.
     answered = or_(a.outcome.in_(("success", "not_found")),
                    and_(a.outcome == "failure", a.error_kind.in_(tuple(TRANSIENT_KINDS)),

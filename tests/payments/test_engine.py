@@ -7,7 +7,7 @@ import pytest
 from portal import jobs
 from portal.extensions import db
 from portal.models import GatewayAttempt, GatewaySetting, Invoice, LinkClick, PaymentLink
-from portal.payments import engine, routing
+from portal.payments import engine, links, routing
 from tests.conftest import gateway_objects
 
 USD = [{"description": "Consulting", "quantity": 1, "unit_price": "120.00"}]
@@ -390,7 +390,7 @@ def test_with_redis_two_workers_share_the_breaker_and_the_link_cache(pay_app, ma
         for other in others:  # one refused call per click, five in all: the breaker opens
             engine.generate_link(db.session.get(Invoice, other.id))
         assert engine.breaker().state("razorpay") == "open"
-        key = engine._cache_key(invoice.id, first.link.amount)
+        key = links.cache_key(invoice.id, first.link.amount)
         assert cache.get(key) == first.link.id
     with workers[1].app_context():
         assert engine.breaker().state("razorpay") == "open"

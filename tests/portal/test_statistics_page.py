@@ -111,7 +111,7 @@ def test_breaker_openings_are_replayed_from_the_attempt_log(app, make_invoice):
     for i in range(4):
         attempt(invoice, "razorpay", at(5 + i), "failure", "server", "http_503")
     attempt(invoice, "razorpay", at(10), "failure", "rejected", "bad_request")      # not an outage
-    for i in range(6):  # a background job's failed lookups never count (engine._call feeds only clicks' calls)
+    for i in range(6):  # a background job's failed lookups never count (calls.call feeds only clicks' calls)
         attempt(invoice, "razorpay", at(10) + timedelta(seconds=i + 1), "failure", "unreachable", "connection_failed",
                 operation="find")
     attempt(invoice, "stripe", at(11), "failure", "auth", "invalid_key")
