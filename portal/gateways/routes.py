@@ -7,7 +7,7 @@ from ..extensions import db
 from ..merchant import merchant_settings
 from ..models import AuditEvent, GatewaySetting, RoutingRule, utcnow
 from ..money import MoneyError, normalize_currency
-from ..payments import engine, health, registry, routing
+from ..payments import admin_settings, engine, health, registry, routing
 from . import bp
 
 
@@ -19,6 +19,13 @@ def _setting(name: str) -> GatewaySetting:
         setting = GatewaySetting(name=name, enabled=True)
         db.session.add(setting)
     return setting
+
+
+def _saved() -> None:
+    """Commit an admin's change, then tell every worker and instance to reload gateway settings and routing
+    (they keep both cached between changes)."""
+    db.session.commit()
+    admin_settings.changed()
 
 
 def _context() -> dict:
@@ -52,7 +59,7 @@ def set_enabled(name: str):
     setting.enabled = request.form.get("enabled") == "1"
     AuditEvent.record(current_user, "gateway.enabled" if setting.enabled else "gateway.disabled", "setting", None,
                       name)
-    db.session.commit()
+    _saved()
     shown = registry.gateway_class(name).display_name
     flash(f"{shown} is switched on." if setting.enabled
           else f"{shown} is switched off: no new payment goes to it until an admin switches it on.", "success")
@@ -77,7 +84,7 @@ def set_breaker(name: str):
     if choice == "auto":
         engine.breaker().reset(name)
     AuditEvent.record(current_user, "gateway.breaker", "setting", None, f"{name}: {choice}")
-    db.session.commit()
+    _saved()
     flash(f"{registry.gateway_class(name).display_name}: " + BREAKER_WORDS[choice], "success")
     return redirect(url_for("gateways.index")), 303
 
@@ -100,7 +107,7 @@ def _save_route(currency: str, order: list[str], what: str) -> None:
     shown = " → ".join(names[n].display_name for n in order)
     label = "every other currency" if currency == "*" else currency
     AuditEvent.record(current_user, "routing.changed", "setting", None, f"{currency}: {what}; now {' → '.join(order)}")
-    db.session.commit()
+    _saved()
     flash(f"Routing for {label}: {what}. Now {shown}.", "success")
 
 
@@ -152,7 +159,7 @@ def reset_routing():
     if rule is not None:
         db.session.delete(rule)
         AuditEvent.record(current_user, "routing.changed", "setting", None, f"{currency}: back to the default")
-        db.session.commit()
+        _saved()
         flash(f"Routing for {'every other currency' if currency == '*' else currency} is back to the default.",
               "success")
     return redirect(url_for("gateways.index", _anchor="routing")), 303
@@ -175,6 +182,6 @@ def set_routing():
     rule.gateways = ",".join(order)
     db.session.add(rule)
     AuditEvent.record(current_user, "routing.changed", "setting", None, f"{currency}: {' → '.join(order)}")
-    db.session.commit()
+    _saved()
     flash(f"Routing for {currency}: {' → '.join(order)}.", "success")
     return redirect(url_for("gateways.index")), 303

@@ -11,7 +11,7 @@ from typing import Mapping
 from ..extensions import db
 from ..models import GatewaySetting, RoutingRule
 from ..money import Money
-from . import registry
+from . import admin_settings, registry
 from .base import Gateway
 from .breaker import OPEN, CircuitBreaker
 
@@ -42,9 +42,11 @@ class Skipped:
     why: str
 
 
-def priority_for(currency: str) -> list[str]:
-    rules = {r.currency: r.order for r in db.session.scalars(
-        db.select(RoutingRule).where(RoutingRule.currency.in_([currency, "*"])))}
+def priority_for(currency: str, rules: Mapping[str, list[str]] | None = None) -> list[str]:
+    """`rules`: currency -> order, when the caller holds them (a click's cached snapshot); else read now."""
+    if rules is None:
+        rules = {r.currency: r.order for r in db.session.scalars(
+            db.select(RoutingRule).where(RoutingRule.currency.in_([currency, "*"])))}
     order = rules.get(currency) or DEFAULT_PRIORITIES.get(currency) or rules.get("*") or DEFAULT_PRIORITIES["*"]
     return [name for name in order if name in registry.GATEWAY_CLASSES]
 
@@ -77,10 +79,15 @@ def breaker_admits(name: str, breaker: CircuitBreaker, settings: Mapping[str, Ga
 
 
 def plan(amount: Money, config: Mapping, breaker: CircuitBreaker, requested: str | None = None,
-         settings: Mapping[str, GatewaySetting] | None = None) -> tuple[list[Candidate], list[Skipped]]:
-    """`settings`: the admins' gateway settings when the caller has read them already (a click reads them once)."""
-    settings = settings_by_name() if settings is None else settings
-    order = priority_for(amount.currency)
+         settings: Mapping[str, GatewaySetting] | None = None,
+         rules: Mapping[str, list[str]] | None = None) -> tuple[list[Candidate], list[Skipped]]:
+    """`settings` and `rules`: the admins' choices when the caller holds them (a click's snapshot); by
+    default the snapshot this process keeps (admin_settings), reloaded only after an admin changes them."""
+    if settings is None or rules is None:
+        snapshot = admin_settings.current()
+        settings = snapshot.settings if settings is None else settings
+        rules = snapshot.rules if rules is None else rules
+    order = priority_for(amount.currency, rules)
     if requested:
         if requested not in registry.GATEWAY_CLASSES:
             raise RoutingError(f"There is no gateway called {requested[:40]!r}.")
