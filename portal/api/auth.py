@@ -38,9 +38,11 @@ def _note_use(row: ApiToken) -> None:
     now = utcnow()
     if row.last_used_at is not None and now - row.last_used_at < LAST_USED_PRECISION:
         return
-    # One conditional UPDATE: concurrent calls in the same minute write once, and nothing is reloaded.
-    db.session.execute(db.update(ApiToken).where(ApiToken.id == row.id,
-                                                 db.or_(ApiToken.last_used_at.is_(None),
-                                                        ApiToken.last_used_at < now - LAST_USED_PRECISION))
-                       .values(last_used_at=now).execution_options(synchronize_session=False))
-    db.session.commit()
+    # One conditional UPDATE (concurrent calls in the same minute write once) in a transaction of its own on
+    # its own connection: the request's session is neither committed nor expired, so the token and user
+    # just read are not read again.
+    with db.engine.begin() as connection:
+        connection.execute(db.update(ApiToken).where(ApiToken.id == row.id,
+                                                     db.or_(ApiToken.last_used_at.is_(None),
+                                                            ApiToken.last_used_at < now - LAST_USED_PRECISION))
+                           .values(last_used_at=now))
