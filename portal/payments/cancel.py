@@ -14,13 +14,6 @@ from .calls import call
 from .links import apply, build_request
 
 
-def links_to_cancel(invoice_id: int, keep_id: int) -> bool:
-    return db.session.scalar(
-        db.select(db.func.count(PaymentLink.id)).where(
-            PaymentLink.invoice_id == invoice_id, PaymentLink.id != keep_id,
-            PaymentLink.status.in_(("created", "partially_paid", LINK_ABANDONED)))) > 0
-
-
 @jobs.handler("cancel_other_links")
 def cancel_other_links(invoice_id: int, keep_id: int | None, abandoned_only: bool = False) -> None:
     """Make every other link of the invoice unpayable: superseded live links, and abandoned ones (outcome

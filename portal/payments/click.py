@@ -19,10 +19,9 @@ from .. import jobs
 from ..extensions import db
 from ..models import AuditEvent, GatewayAttempt, Invoice, PaymentLink
 from ..models.payments import LINK_ABANDONED, LINK_FAILED
-from . import clicks, links, locking, registry, routing
+from . import admin_settings, clicks, links, locking, registry, routing
 from .base import UNREACHABLE, GatewayError
 from .calls import breaker_allows, create_with_retries, plain_error
-from .cancel import links_to_cancel
 from .wiring import breaker, seconds
 
 
@@ -48,7 +47,11 @@ class LinkResult:
 def generate_link(invoice: Invoice, actor_label: str = "", requested: str | None = None,
                   fallback: bool = True) -> LinkResult:
     """fallback=False: only the requested gateway is tried (a customer who chose a way to pay is told
-    when it fails, instead of being sent to another gateway's page unasked)."""
+    when it fails, instead of being sent to another gateway's page unasked).
+
+    What a click costs the database: a reuse is one read and one insert; a first click is one transaction
+    before the gateway call (lock, the invoice's links, click row, link row with its key) and one after
+    (attempt, link, click outcome, audit, lock released). Rows written are kept, not reloaded."""
     started = time.monotonic()
     deadline = started + seconds("PAYMENT_CLICK_DEADLINE_SECONDS")
     if requested and requested not in registry.GATEWAY_CLASSES:  # refused before the click records it
@@ -57,50 +60,60 @@ def generate_link(invoice: Invoice, actor_label: str = "", requested: str | None
         clicks.record(invoice, actor_label, requested, "refused", started, reason=f"invoice is {invoice.status}")
         raise LinkRefused(f"{invoice.number} is {invoice.status.replace('_', ' ')}: there is nothing to pay.")
     amount = invoice.amount_due
-    if requested:
-        routing.plan(amount, current_app.config, breaker(), requested)  # RoutingError before any change
+    cached_id, version = links.cached_id_and_settings_version(invoice.id, amount)
+    admin = admin_settings.current(version, version_known=True)
+    if requested:  # RoutingError before any change
+        routing.plan(amount, current_app.config, breaker(), requested, admin.settings, admin.rules)
 
-    reused = links.reusable(invoice, amount, requested)
-    if reused is not None:
-        click = clicks.record(invoice, actor_label, requested, "reused", started, link=reused,
-                              reason="a live link for this amount already exists")
-        return LinkResult(reused, cached=True, reason=click.reason)
-
-    if not locking.acquire(invoice.id, deadline):
-        # Another click held the invoice past our deadline; whatever it made is the answer.
-        reused = links.reusable(invoice, amount, requested)
+    with locking.objects_kept_across_commits():
+        reused = links.from_cache(invoice.id, amount, cached_id, requested)
         if reused is not None:
-            click = clicks.record(invoice, actor_label, requested, "reused", started, link=reused,
-                                  reason="made by a simultaneous request")
-            return LinkResult(reused, cached=True, reason=click.reason)
-        raise NoGatewayAvailable("Another request is still creating this invoice's link; try again.", [])
-    try:
-        with locking.objects_kept_across_commits():
-            db.session.refresh(invoice)  # what is true now that we hold the invoice
-            if invoice.is_final:
+            return _reuse(invoice, reused, actor_label, requested, started,
+                          "a live link for this amount already exists")
+        # Not in the cache: the database decides, under the invoice's lock.
+        lock = locking.InvoiceLock(invoice)
+        try:
+            if not lock.take(deadline):
+                # Another click held the invoice past our deadline; whatever it made is the answer.
+                reused = links.reusable(links.of_invoice(invoice.id), amount, requested)
+                if reused is not None:
+                    links.remember(invoice.id, amount, reused)
+                    return _reuse(invoice, reused, actor_label, requested, started, "made by a simultaneous request")
+                raise NoGatewayAvailable("Another request is still creating this invoice's link; try again.", [])
+            if invoice.is_final:  # as of the lock
+                lock.let_go()
                 clicks.record(invoice, actor_label, requested, "refused", started,
                               reason=f"invoice became {invoice.status}")
                 raise LinkRefused(f"{invoice.number} is {invoice.status.replace('_', ' ')}: there is nothing to pay.")
             amount = invoice.amount_due
-            reused = links.reusable(invoice, amount, requested)  # made while we waited for the lock
+            earlier = links.of_invoice(invoice.id)
+            reused = links.reusable(earlier, amount, requested)
             if reused is not None:
-                click = clicks.record(invoice, actor_label, requested, "reused", started, link=reused,
-                                      reason="made by a simultaneous request")
-                return LinkResult(reused, cached=True, reason=click.reason)
+                lock.let_go()
+                links.remember(invoice.id, amount, reused)
+                return _reuse(invoice, reused, actor_label, requested, started,
+                              "made by a simultaneous request" if lock.waited
+                              else "a live link for this amount already exists")
             if invoice.status == "draft":
                 invoice.open()
                 AuditEvent.record(None, "invoice.opened", "invoice", invoice.id,
                                   "issued when its first payment link was generated", via=actor_label or None)
-                db.session.commit()
-            return _create(invoice, amount, actor_label, requested, started, deadline, fallback)
-    finally:
-        locking.release(invoice.id)
+            return _create(invoice, amount, actor_label, requested, started, deadline, fallback, lock, earlier,
+                           admin)
+        finally:
+            lock.release_if_held()
 
 
-def _create(invoice, amount, actor_label, requested, started, deadline, fallback=True) -> LinkResult:
+def _reuse(invoice, link, actor_label, requested, started, reason) -> LinkResult:
+    clicks.record(invoice, actor_label, requested, "reused", started, link=link, reason=reason)
+    return LinkResult(link, cached=True, reason=reason)
+
+
+def _create(invoice, amount, actor_label, requested, started, deadline, fallback, lock, earlier,
+            admin) -> LinkResult:
     click = clicks.record(invoice, actor_label, requested, "pending", started, commit=False)
-    settings = routing.settings_by_name()  # read once for the whole click: routing and every breaker check
-    candidates, skipped = routing.plan(amount, current_app.config, breaker(), requested, settings)
+    settings = admin.settings  # one snapshot for the whole click: routing and every breaker check
+    candidates, skipped = routing.plan(amount, current_app.config, breaker(), requested, settings, admin.rules)
     notes = [f"{s.name} skipped: {s.why}" for s in skipped]
     if requested and not fallback:
         candidates = [c for c in candidates if c.name == requested]
@@ -117,7 +130,9 @@ def _create(invoice, amount, actor_label, requested, started, deadline, fallback
         if not breaker_allows(candidate.name, settings):
             notes.append(f"{candidate.name} skipped: circuit breaker open")
             continue
-        row = links.new_row(invoice, candidate.gateway, amount)
+        row = links.new_row(invoice, candidate.gateway, amount, earlier)
+        earlier.append(row)
+        db.session.commit()  # lock, click and link row with its key: persisted before the call
         request = links.build_request(invoice, row)
         others_left = first_pass and any(fresh for _, fresh in queue)  # a gateway not yet asked
         try:
@@ -127,7 +142,6 @@ def _create(invoice, amount, actor_label, requested, started, deadline, fallback
             failed_before = True
             # Abandoned (a timeout: it may exist): cancel_other_links looks it up by its key in the background.
             row.status = LINK_FAILED if exc.surely_not_applied else LINK_ABANDONED
-            db.session.commit()
             notes.append(f"{candidate.name} failed: {plain_error(exc)}")
             if others_left and exc.kind == UNREACHABLE:
                 queue.append((candidate, False))
@@ -141,14 +155,16 @@ def _create(invoice, amount, actor_label, requested, started, deadline, fallback
         click.duration_ms = clicks.ms_since(started)
         AuditEvent.record(None, "invoice.payment_link", "invoice", invoice.id,
                           f"{candidate.gateway.display_name} link for {amount.format()}", via=actor_label or None)
-        if links_to_cancel(invoice.id, row.id):
+        if links.others_to_cancel(earlier, keep=row):
             jobs.enqueue("cancel_other_links", invoice_id=invoice.id, keep_id=row.id)
+        lock.let_go()
         db.session.commit()
         links.remember(invoice.id, amount, row)
         return LinkResult(row, cached=False, reason=why, fallback=failed_before, attempts=attempts)
 
     click.outcome, click.reason, click.duration_ms = "failed", "; ".join(notes), clicks.ms_since(started)
-    if any(row.status == LINK_ABANDONED for row in invoice.payment_links):
+    if any(row.status == LINK_ABANDONED for row in earlier):
         jobs.enqueue("cancel_other_links", invoice_id=invoice.id, keep_id=None, abandoned_only=True)
+    lock.let_go()
     db.session.commit()
     raise NoGatewayAvailable("No payment gateway could create a link right now. " + "; ".join(notes), attempts)

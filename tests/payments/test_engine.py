@@ -398,3 +398,31 @@ def test_with_redis_two_workers_share_the_breaker_and_the_link_cache(pay_app, ma
         again = engine.generate_link(db.session.get(Invoice, invoice.id))
         assert again.cached and again.link.id == first.link.id
     redis_client.Redis.from_url(url).flushdb()
+
+
+def test_simultaneous_clicks_on_one_invoice_make_one_link(pay_app, make_invoice, control):
+    """Six customers (or one impatient one) press Pay at once: one link at the gateway, all six get it."""
+    import threading
+
+    fault(control, "razorpay", "slow", latency_ms=200)  # the first click is still at the gateway
+    invoice_id = make_invoice(currency="INR", open_it=True).id
+    urls, errors = [], []
+
+    def click():
+        with pay_app.app_context():
+            try:
+                urls.append(engine.generate_link(db.session.get(Invoice, invoice_id)).link.url)
+            except Exception as exc:  # noqa: BLE001 (reported below, with the others)
+                errors.append(repr(exc))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=click) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors and len(urls) == 6 and len(set(urls)) == 1, (errors, urls)
+    assert len(live_links(invoice_id)) == 1 and len(gateway_objects(control, "razorpay")) == 1
+    outcomes = db.session.scalars(db.select(LinkClick.outcome).where(LinkClick.invoice_id == invoice_id)).all()
+    assert sorted(outcomes) == ["created"] + ["reused"] * 5
