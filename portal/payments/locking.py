@@ -19,7 +19,7 @@ from ..models import Invoice, utcnow
 from .wiring import seconds
 
 # What the click decides from, read back by the statement that takes the lock (no second read of the invoice).
-FRESH_COLUMNS = ("status", "currency", "total_minor", "amount_paid_minor")
+FRESH_COLUMNS = ("status", "currency", "total_minor", "amount_paid_minor", "accept_partial")
 
 
 class InvoiceLock:
