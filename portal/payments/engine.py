@@ -7,6 +7,7 @@
 - cancel.py   links left behind, cancelled in the background (the cancel_other_links job)
 - clicks.py   the click trail (LinkClick rows)
 - wiring.py   per-app set-up: the shared circuit breaker
+- admin_settings.py  gateway settings and routing rules, cached until an admin changes them
 """
 from .calls import ERROR_WORDS
 from .cancel import cancel_other_links
