@@ -32,14 +32,18 @@ test: install browser
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "== again on PostgreSQL"; $(PY) -m pytest -q tests/portal tests/payments; fi
 
+# Every benchmark in the production shape, then BENCHMARKS.md from what they saved (bench/report.py). A script
+# that fails does not stop the others; its figures show as not measured and make exits non-zero at the end.
+BENCHES := bench/invoice_list.py bench/home_page.py bench/link_creation.py bench/api_overhead.py \
+           bench/random_failures.py bench/webhook_throughput.py "bench/drills.py worker-kill" \
+           "bench/drills.py two-instances" bench/statistics_page.py
+
 bench: install
-	$(PY) bench/invoice_list.py
-	$(PY) bench/home_page.py
-	$(PY) bench/link_creation.py
-	$(PY) bench/api_overhead.py
-	$(PY) bench/webhook_throughput.py
-	$(PY) bench/drills.py worker-kill
-	$(PY) bench/statistics_page.py
+	rm -rf bench/results
+	@failed=""; for script in $(BENCHES); do echo "== $$script"; \
+	  $(PY) $$script || failed="$$failed [$$script]"; done; \
+	$(PY) bench/report.py; \
+	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -50,5 +50,5 @@ def save(script: str, setup: str, figures: list[Figure]) -> Path:
     return path
 
 
-def load_all() -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
+def load_all(folder: Path = RESULTS) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]

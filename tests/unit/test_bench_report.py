@@ -1,0 +1,45 @@
+"""BENCHMARKS.md says each goal's figure beside its baseline, says plainly which goals are missed and why, and
+lists a figure no script saved as not measured instead of dropping it (bench/report.py)."""
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+import report  # noqa: E402
+from results import Figure, load_all, save  # noqa: E402
+
+
+def test_the_report_shows_goals_baselines_misses_and_what_was_not_measured(tmp_path, monkeypatch):
+    monkeypatch.setattr("results.RESULTS", tmp_path)
+    save("api_overhead", "gunicorn 4 workers, PostgreSQL, Redis", [
+        Figure("click_overhead_p50_0ms", "click overhead above the bare SDK, p50", "≤ 10 ms", "ms",
+               runs=[9.0, 8.0, 12.0], met=True, baseline="bare SDK call", baseline_runs=[3.0, 4.0, 5.0]),
+        Figure("auth_floor", "authenticated floor above unauthenticated", "≤ 3 ms", "ms", runs=[4.5, 4.0, 5.0],
+               met=False, note="token lookup and user load: two queries"),
+    ])
+    save("worker_kill", "2 workers, kill every 300 ms", [
+        Figure("worker_kill_lost", "acknowledged events lost", "0", "", runs=[0, 0, 0], met=True)])
+    text = report.build(load_all(tmp_path), datetime(2026, 12, 4, 12, tzinfo=timezone.utc), ["- CPU: test"])
+
+    assert "on 2026-12-04 12:00 UTC" in text and "- CPU: test" in text
+    assert "| click overhead above the bare SDK, p50 | ≤ 10 ms | 9.0 ms | 8.0 ms – 12.0 ms | bare SDK call: 4.0 ms | yes |" in text
+    assert "| authenticated floor above unauthenticated | ≤ 3 ms | 4.5 ms |" in text
+    not_met = text.split("## Not met, and why")[1]
+    assert "**authenticated floor above unauthenticated** (goal ≤ 3 ms, measured 4.5 ms): token lookup" in not_met
+    assert "click overhead" not in not_met
+    # Nothing saved these: each is still a row, and named under "Not met".
+    assert "| webhooks_verified_rate |  | not measured |" in text
+    assert "bench/webhook_throughput.py: `webhooks_verified_rate` not measured" in not_met
+    assert "bench/statistics_page.py: its figures not measured" in not_met
+    assert "| acknowledged events lost | 0 | 0 |" in text.split("## Drills and other figures")[1]
+    assert "- `bench/drills.py worker-kill`: 2 workers, kill every 300 ms" in text
+
+
+def test_every_goal_met_is_said_once(tmp_path):
+    results = [{"script": script, "setup": "s", "figures": [
+        {"key": key, "label": key, "goal": "g", "unit": "ms", "runs": [1.0], "met": True, "baseline": "",
+         "baseline_runs": [], "note": ""}]} for script, key in report.GOALS]
+    results += [{"script": s, "setup": "s", "figures": []} for s in report.OTHER_SCRIPTS]
+    text = report.build(results, datetime(2026, 12, 4, tzinfo=timezone.utc), [])
+    assert "Every goal above is met." in text and "not measured" not in text and "**no**" not in text
