@@ -238,27 +238,27 @@ class TwoInstancesResult:
 
 
 class _Admin:
-    """An admin signed in to each instance, changing gateway settings through the Gateways page's forms."""
+    """An admin signed in once, through the first instance, changing gateway settings through the Gateways
+    page's forms on either: behind a load balancer without sticky sessions the next request may land on the
+    other machine, so the session and its CSRF token must hold there too."""
 
     def __init__(self, stack: Stack) -> None:
         import re
 
-        self.stack, self.sessions = stack, []
-        for base in stack.bases:
-            session = requests.Session()
-            csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', session.get(base + "/login").text).group(1)
-            signed_in = session.post(base + "/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD,
-                                                            "csrf_token": csrf}, allow_redirects=False)
-            assert signed_in.status_code in (302, 303), signed_in.status_code
-            page = session.get(base + "/gateways/")
-            session.csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text).group(1)
-            self.sessions.append(session)
+        self.stack, self.session = stack, requests.Session()
+        token = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+        csrf = token.search(self.session.get(stack.base + "/login").text).group(1)
+        signed_in = self.session.post(stack.base + "/login", data={
+            "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "csrf_token": csrf}, allow_redirects=False)
+        assert signed_in.status_code in (302, 303), signed_in.status_code
+        page = self.session.get(stack.base + "/gateways/", allow_redirects=False)
+        assert page.status_code == 200, page.status_code
+        self.csrf = token.search(page.text).group(1)
 
     def post(self, instance: int, path: str, form: dict) -> None:
-        session = self.sessions[instance]
-        response = session.post(self.stack.bases[instance] + path, data={**form, "csrf_token": session.csrf},
-                                allow_redirects=False, timeout=30)
-        assert response.status_code == 303, (path, response.status_code, response.text[:300])
+        response = self.session.post(self.stack.bases[instance] + path, data={**form, "csrf_token": self.csrf},
+                                     allow_redirects=False, timeout=30)
+        assert response.status_code == 303, (instance, path, response.status_code, response.text[:300])
 
 
 def two_instances(invoices: int = 30, workers: int = 2, threads: int = 6, setting_rounds: int = 1,
@@ -397,14 +397,23 @@ def two_instances(invoices: int = 30, workers: int = 2, threads: int = 6, settin
         seconds=time.monotonic() - started)
 
 
+def _gateways_views(stack: Stack) -> list[list[dict]]:
+    """`GET /api/v1/gateways` from each instance (an error answer becomes a gateway named "error")."""
+    views = []
+    for n in range(len(stack.bases)):
+        response = stack.api("GET", "/gateways", instance=n)
+        views.append(response.json() if response.status_code == 200 else
+                     [{"name": "error", "enabled": None, "breaker": response.status_code, "breaker_forced": None}])
+    return views
+
+
 def _switch_views(stack: Stack) -> list[dict[str, tuple]]:
-    return [{g["name"]: (g["enabled"], g["breaker"], g["breaker_forced"])
-             for g in stack.api("GET", "/gateways", instance=n).json()} for n in range(len(stack.bases))]
+    return [{g["name"]: (g["enabled"], g["breaker"], g["breaker_forced"]) for g in view}
+            for view in _gateways_views(stack)]
 
 
 def _breaker_views(stack: Stack) -> list[dict[str, str]]:
-    return [{g["name"]: g["breaker"] for g in stack.api("GET", "/gateways", instance=n).json()}
-            for n in range(len(stack.bases))]
+    return [{g["name"]: g["breaker"] for g in view} for view in _gateways_views(stack)]
 
 
 def _breaker_through_one_instance(stack: Stack, admin: _Admin, click, new_invoice, rng, most_clicks: int = 60):
