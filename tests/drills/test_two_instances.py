@@ -36,6 +36,7 @@ def test_a_link_made_through_one_instance_is_reused_through_the_other(drill):
 
 
 def test_events_delivered_to_both_instances_pay_each_invoice_once_and_none_is_lost(drill):
+    assert len(drill.paid_at_gateway) == drill.invoices
     assert min(drill.deliveries) > 0, "the sandbox must deliver to both instances"
     assert drill.copies >= drill.events, "each event must also reach the other instance"
     assert drill.unanswered == 0
