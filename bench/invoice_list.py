@@ -1,10 +1,12 @@
-"""Page time of the staff invoice list with 10,000 invoices (issue 2).
+"""The invoice list at 100,000 invoices in the production shape (issue 11): gunicorn 4 workers, PostgreSQL,
+Redis. Figures saved for BENCHMARKS.md (bench/results.py).
 
-    .venv/bin/python bench/invoice_list.py [--invoices 10000] [--requests 30]
-    BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/hp_bench .venv/bin/python bench/invoice_list.py
+    .venv/bin/python bench/invoice_list.py [--invoices 100000] [--requests 30] [--runs 3]
 
-Serves the real app over HTTP (Werkzeug, threaded) on a free port, signs in, and times full page
-loads of the first page, a search, a status filter and a deep page. Prints median and p95.
+Seeds the invoices with bulk SQL, then times, signed in over HTTP, the HTML list's first page, a status
+filter, a search, page 2,000 and the sort by customer, and the API's list, each beside the unauthenticated
+floor (GET /api/v1/openapi.json) measured in the same run. bench_app() and serve_signed_in() serve the
+app in-process for the other page benchmarks.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from sqlalchemy import insert, text
 from werkzeug.serving import make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
@@ -37,14 +40,17 @@ STATUSES = ["draft", "open", "open", "paid", "partially_paid", "void"]
 CURRENCIES = ["INR", "INR", "USD", "JPY", "KWD"]
 
 
-def seed(n: int) -> None:
-    from flask_migrate import upgrade
+def seed(n: int, fresh: bool = True) -> None:
+    """n invoices (a quarter as many customers) by bulk insert. fresh: migrate, empty every table and make the
+    bench user; otherwise add to a database that has them (a Stack's)."""
+    if fresh:
+        from flask_migrate import upgrade
 
-    upgrade()
-    with db.engine.begin() as conn:
-        for table in reversed(db.metadata.sorted_tables):
-            conn.execute(table.delete())
-    create_user("bench@example.com", "staff", None, password=PASSWORD)
+        upgrade()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+        create_user("bench@example.com", "staff", None, password=PASSWORD)
     now = datetime.now(timezone.utc)
     customers = [{"id": i + 1, "name": f"Customer {i:05d} Traders", "email": f"c{i}@example.com", "phone": "",
                   "created_at": now} for i in range(n // 4)]
@@ -65,8 +71,10 @@ def seed(n: int) -> None:
     if db.engine.dialect.name == "postgresql":
         for table in ("customers", "invoices", "invoice_lines"):
             db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {n + 1})"))
-        db.session.execute(text("ANALYZE"))
         db.session.commit()
+        # What autovacuum does soon after a bulk load: statistics, and the visibility map index-only scans need.
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -89,53 +97,80 @@ def serve_signed_in(app) -> tuple:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
+    session = sign_in(base)
+    return server, base, session
+
+
+def sign_in(base: str) -> requests.Session:
     session = requests.Session()
     csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', session.get(base + "/login").text).group(1)
     signed_in = session.post(base + "/login", data={"email": "bench@example.com", "password": PASSWORD,
                                                      "csrf_token": csrf}, allow_redirects=False)
     assert signed_in.status_code == 302, signed_in.status_code
-    return server, base, session
+    return session
+
+
+# (key, what the issue's table calls it, path, goal in ms); every page checked to show invoices.
+CASES = [
+    ("list_first_page", "HTML invoice list, first page", "/invoices/", 50),
+    ("list_status_filter", "HTML invoice list, status filter (paid)", "/invoices/?status=paid", 50),
+    ("list_search", "HTML invoice list, search (a customer's name)", "/invoices/?q=customer+01234", 50),
+    ("list_page_2000", "HTML invoice list, page 2,000", "/invoices/?page=2000", 50),
+    ("list_sort_customer", "HTML invoice list, sorted by customer", "/invoices/?sort=customer", 50),
+    ("api_invoice_list", "API invoice list (GET /api/v1/invoices, 25 a page, with total)", "/api/v1/invoices", 30),
+]
+
+
+def one_run(base: str, session: requests.Session, token: str, requests_per_case: int) -> dict[str, float]:
+    """Median ms per case, and of the floor, requests interleaved so every case meets the same load."""
+    paths = {"floor": "/api/v1/openapi.json", **{key: path for key, _, path, _ in CASES}}
+    headers = {key: ({"Authorization": f"Bearer {token}"} if key.startswith("api_") else {}) for key in paths}
+    timings: dict[str, list[float]] = {key: [] for key in paths}
+    for key, path in paths.items():  # warm up each worker's caches
+        for _ in range(4):
+            session.get(base + path, headers=headers[key])
+    for _ in range(requests_per_case):
+        for key, path in paths.items():
+            t0 = time.perf_counter()
+            response = session.get(base + path, headers=headers[key], timeout=30)
+            timings[key].append((time.perf_counter() - t0) * 1000)
+            assert response.status_code == 200, (path, response.status_code)
+            assert key == "floor" or "INV-2026-" in response.text, path
+    return {key: statistics.median(values) for key, values in timings.items()}
 
 
 def main() -> None:
+    from stack import Stack
+    from results import Figure, save
+
     parser = argparse.ArgumentParser()
-    parser.add_argument("--invoices", type=int, default=10_000)
+    parser.add_argument("--invoices", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
-    os.environ["JOBS_IN_PROCESS"] = "0"  # no background worker competing with the timed requests
-    app = bench_app()
-    with app.app_context():
-        started = time.perf_counter()
-        seed(args.invoices)
-        print(f"seeded {args.invoices} invoices on {db.engine.dialect.name} in {time.perf_counter() - started:.1f} s")
+    with Stack(workers=4, sandbox=False) as stack:
+        with stack.app.app_context():
+            started = time.perf_counter()
+            seed(args.invoices, fresh=False)
+            print(f"seeded {args.invoices} invoices in {time.perf_counter() - started:.1f} s")
+        session = sign_in(stack.base)
+        runs = [one_run(stack.base, session, stack.api_token, args.requests) for _ in range(args.runs)]
 
-    server, base, session = serve_signed_in(app)
-
-    cases = {
-        "first page": "/invoices/",
-        "search 'customer 01234'": f"/invoices/?q=customer+{min(1234, args.invoices // 4 - 1):05d}",
-        "status=paid": "/invoices/?status=paid",
-        "page 200": "/invoices/?page=200",
-        "sort by amount, desc": "/invoices/?sort=amount&dir=desc",
-        "sort by customer": "/invoices/?sort=customer",
-        "sort by due, page 100": "/invoices/?sort=due&page=100",
-        "last 2 days, by number": f"/invoices/?from={(datetime.now(timezone.utc) - timedelta(days=2)).date()}"
-                                  "&sort=number",
-        "htmx partial": "/invoices/",
-    }
-    print(f"{'case':28} {'median ms':>10} {'p95 ms':>8}  (n={args.requests}, {args.invoices} invoices)")
-    for name, path in cases.items():
-        headers = {"HX-Request": "true"} if name == "htmx partial" else {}
-        session.get(base + path, headers=headers)  # warm up
-        timings = []
-        for _ in range(args.requests):
-            t0 = time.perf_counter()
-            response = session.get(base + path, headers=headers)
-            timings.append((time.perf_counter() - t0) * 1000)
-            assert response.status_code == 200 and "INV-2026-" in response.text
-        print(f"{name:28} {statistics.median(timings):10.1f} {percentile(timings, 0.95):8.1f}")
-    server.shutdown()
+    floor = [run["floor"] for run in runs]
+    figures = []
+    print(f"{'case':62} {'p50 ms':>7}  spread       (floor {statistics.median(floor):.1f} ms)")
+    for key, label, _, goal in CASES:
+        values = [run[key] for run in runs]
+        median = statistics.median(values)
+        print(f"{label:62} {median:7.1f}  {min(values):.1f}-{max(values):.1f}  (goal <= {goal})")
+        figures.append(Figure(
+            key=key, label=f"{label}, {args.invoices:,} invoices", goal=f"p50 ≤ {goal} ms", unit="ms",
+            runs=values, met=median <= goal, baseline="unauthenticated floor (GET /api/v1/openapi.json)",
+            baseline_runs=floor,
+            note="" if median <= goal else "profile with EXPLAIN (ANALYZE, BUFFERS) on the bench database"))
+    save("invoice_list", f"gunicorn 4 workers, PostgreSQL, Redis; {args.invoices:,} invoices; "
+                         f"{args.runs} runs x {args.requests} requests per page, one client", figures)
 
 
 if __name__ == "__main__":

@@ -56,9 +56,9 @@ def list_invoices():
     per_page = query_int("per_page", 25, MAX_PER_PAGE)
     q = query_text("q")
     # Lines, links and payments of the whole page in one query each, not three per invoice.
-    stmt = service.search_query(q, status).options(
-        selectinload(Invoice.lines), selectinload(Invoice.payment_links), selectinload(Invoice.payments))
-    pagination = db.paginate(stmt, page=page, per_page=per_page, error_out=False)
+    pagination = service.invoice_page(
+        service.ListFilters(q=q or "", status=status or ""), page, per_page,
+        options=(selectinload(Invoice.lines), selectinload(Invoice.payment_links), selectinload(Invoice.payments)))
     return jsonify({
         "items": [invoice_json(i) for i in pagination.items],
         "page": page,

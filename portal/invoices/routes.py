@@ -163,8 +163,7 @@ def index():
     filters = list_filters()
     page = query_int("page", 1, MAX_PAGE)
     totals = service.totals_by_currency(filters)
-    pagination = db.paginate(service.search_query(None, None, filters), page=page,
-                             per_page=current_app.config["INVOICES_PER_PAGE"], error_out=False, count=False)
+    pagination = service.invoice_page(filters, page, current_app.config["INVOICES_PER_PAGE"], count=False)
     pagination.total = sum(row["count"] for row in totals)  # the totals already counted every match
     template = "invoices/_results.html" if request.headers.get("HX-Request") else "invoices/index.html"
     response = make_response(render_template(

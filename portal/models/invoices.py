@@ -4,7 +4,7 @@ from __future__ import annotations
 import secrets
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, false, update
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, false, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -27,6 +27,8 @@ class Customer(db.Model):
     """
 
     __tablename__ = "customers"
+    # The invoice list sorted by customer walks this, then each customer's invoices (ix_invoices_customer).
+    __table_args__ = (Index("ix_customers_lower_name", text("lower(name)"), "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -172,11 +174,12 @@ class Invoice(db.Model):
         # The invoice list's sort orders (portal/invoices/service.py SORT_COLUMNS), each ending on the id.
         Index("ix_invoices_due", "due_date", "id"),
         Index("ix_invoices_currency_total", "currency", "total_minor", "id"),
+        Index("ix_invoices_customer", "customer_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(16), default="draft")
     total_minor: Mapped[int] = mapped_column(BigInteger, default=0)
