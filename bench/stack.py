@@ -7,6 +7,14 @@ the gateway sandbox behind it, on free ports, torn down afterwards.
         stack.sandbox           # the running Sandbox (control_url, faults, webhook targets)
         stack.app               # a Flask app on the same database, for seeding and checking
 
+    with Stack(workers=2, instances=2) as stack:   # two gunicorn masters, as two machines would run them
+        stack.bases             # [http://127.0.0.1:<port 0>, http://127.0.0.1:<port 1>]
+        stack.instance(1).base  # the second one; stack.base is always the first
+        stack.api("GET", "/gateways", instance=1)
+
+Every instance runs the same code with the same environment (database, Redis, SECRET_KEY, FRONTEND_URL:
+the public address a load balancer would answer on) and an instance folder of its own.
+
 Each Stack gets a scratch PostgreSQL database (dropped on exit) and a Redis database number that it empties
 first. BENCH_PG_ADMIN_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres) and BENCH_REDIS_URL
 (default redis://127.0.0.1:6379/14) say where those live.
@@ -44,19 +52,76 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class Instance:
+    """One gunicorn master with its workers on a port of its own."""
+
+    def __init__(self, number: int, workdir: Path, workers: int, threads: int) -> None:
+        self.number, self.workers, self.threads = number, workers, threads
+        self.workdir = workdir
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.server: subprocess.Popen | None = None
+
+    def start(self, env: dict[str, str]) -> None:
+        """Start gunicorn (again) on the same port and wait until it answers."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", str(self.workers), "--threads", str(self.threads),
+             "--bind", f"127.0.0.1:{self.port}", "--control-socket", str(self.workdir / "gunicorn.ctl"),
+             "wsgi:app"],
+            cwd=REPO, env={**env, "PORTAL_INSTANCE_PATH": str(self.workdir)}, stdout=subprocess.DEVNULL,
+            stderr=open(self.workdir / "gunicorn.log", "ab"))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.base + "/api/v1/openapi.json", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError(f"gunicorn did not answer; see {self.workdir / 'gunicorn.log'}")
+
+    def stop(self) -> None:
+        if self.server is not None and self.server.poll() is None:
+            self.server.send_signal(signal.SIGTERM)
+            try:
+                self.server.wait(15)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+        self.server = None
+
+    def worker_pids(self) -> list[int]:
+        """gunicorn's worker processes (children of the master), for drills that kill them."""
+        if self.server is None:
+            return []
+        children = Path(f"/proc/{self.server.pid}/task/{self.server.pid}/children")
+        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+
 class Stack:
     def __init__(self, workers: int = 4, threads: int = 1, env: dict[str, str] | None = None,
-                 sandbox: bool = True, sandbox_settings: dict | None = None) -> None:
+                 sandbox: bool = True, sandbox_settings: dict | None = None, instances: int = 1) -> None:
         self.workers, self.threads, self.extra_env, self.with_sandbox = workers, threads, env or {}, sandbox
         self.sandbox_settings = sandbox_settings or {}  # SandboxConfig fields, e.g. webhook_max_attempts
         self.workdir = Path(tempfile.mkdtemp(prefix="hisabpro-stack-"))
         self.database = f"hp_stack_{os.getpid()}_{secrets.token_hex(3)}"
         self.database_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + self.database
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        # The first instance keeps the stack's own folder, so single-instance logs stay where they were.
+        self.instances = [Instance(n, self.workdir if n == 0 else self.workdir / f"instance-{n}", workers, threads)
+                          for n in range(instances)]
+        self.port, self.base = self.instances[0].port, self.instances[0].base
         self.sandbox: Sandbox | None = None
-        self.server: subprocess.Popen | None = None
         self.api_token = ""
+
+    @property
+    def bases(self) -> list[str]:
+        return [instance.base for instance in self.instances]
+
+    def instance(self, number: int) -> Instance:
+        return self.instances[number]
+
+    @property
+    def server(self) -> subprocess.Popen | None:
+        return self.instances[0].server
 
     # ---- lifecycle -----------------------------------------------------------------------------------
     def __enter__(self) -> "Stack":
@@ -97,42 +162,24 @@ class Stack:
         self._drop_database()
 
     def start(self) -> None:
-        """Start gunicorn (again) on the same port and wait until it answers."""
-        self.server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", str(self.workers), "--threads", str(self.threads),
-             "--bind", f"127.0.0.1:{self.port}", "--control-socket", str(self.workdir / "gunicorn.ctl"),
-             "wsgi:app"],
-            cwd=REPO, env=self.env, stdout=subprocess.DEVNULL, stderr=open(self.workdir / "gunicorn.log", "ab"))
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.base + "/api/v1/openapi.json", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError(f"gunicorn did not answer; see {self.workdir / 'gunicorn.log'}")
+        """Start every instance's gunicorn (again) on its own port and wait until each answers."""
+        for instance in self.instances:
+            instance.start(self.env)
 
     def stop(self) -> None:
-        if self.server is not None and self.server.poll() is None:
-            self.server.send_signal(signal.SIGTERM)
-            try:
-                self.server.wait(15)
-            except subprocess.TimeoutExpired:
-                self.server.kill()
-        self.server = None
+        for instance in self.instances:
+            instance.stop()
 
     def worker_pids(self) -> list[int]:
-        """gunicorn's worker processes (children of the master), for drills that kill them."""
-        if self.server is None:
-            return []
-        children = Path(f"/proc/{self.server.pid}/task/{self.server.pid}/children")
-        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+        """The first instance's gunicorn workers (children of its master), for drills that kill them."""
+        return self.instances[0].worker_pids()
 
     # ---- helpers -------------------------------------------------------------------------------------
-    def api(self, method: str, path: str, session: requests.Session | None = None, **kwargs) -> requests.Response:
+    def api(self, method: str, path: str, session: requests.Session | None = None, instance: int = 0,
+            **kwargs) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.api_token}", **kwargs.pop("headers", {})}
-        return (session or requests).request(method, self.base + "/api/v1" + path, headers=headers, timeout=30,
-                                             **kwargs)
+        return (session or requests).request(method, self.bases[instance] + "/api/v1" + path, headers=headers,
+                                             timeout=30, **kwargs)
 
     def control(self, path: str, payload: dict) -> dict:
         response = requests.post(self.sandbox.control_url + path, json=payload, timeout=10)
