@@ -59,6 +59,8 @@ def number(value: float, unit: str) -> str:
         return f"{value:.2f} %"
     if unit in ("", "count"):
         return f"{value:,.0f}"
+    if unit == "s":
+        return f"{value:.2f} s"
     text = f"{value:,.1f}" if abs(value) < 1000 else f"{value:,.0f}"
     return f"{text} {unit}".replace(" /s", "/s")
 

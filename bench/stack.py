@@ -68,6 +68,8 @@ class Instance:
         self.server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers", str(self.workers), "--threads", str(self.threads),
              "--bind", f"127.0.0.1:{self.port}", "--control-socket", str(self.workdir / "gunicorn.ctl"),
+             # Each request's own time in the worker, for figures judged on server time.
+             "--access-logfile", str(self.workdir / "access.log"), "--access-logformat", "%(m)s %(U)s %(s)s %(D)s",
              "wsgi:app"],
             cwd=REPO, env={**env, "PORTAL_INSTANCE_PATH": str(self.workdir)}, stdout=subprocess.DEVNULL,
             stderr=open(self.workdir / "gunicorn.log", "ab"))
@@ -88,6 +90,13 @@ class Instance:
             except subprocess.TimeoutExpired:
                 self.server.kill()
         self.server = None
+
+    def server_times_ms(self, method: str, path: str) -> list[float]:
+        """How long the worker spent on each request to `path` so far (gunicorn's access log, %(D)s)."""
+        log = self.workdir / "access.log"
+        lines = log.read_text().splitlines() if log.exists() else []
+        return [int(micros) / 1000 for m, p, _, micros in (line.split() for line in lines if line.count(" ") == 3)
+                if (m, p) == (method, path)]
 
     def worker_pids(self) -> list[int]:
         """gunicorn's worker processes (children of the master), for drills that kill them."""
