@@ -34,7 +34,7 @@ test: install browser
 
 # Every benchmark in the production shape, then BENCHMARKS.md from what they saved (bench/report.py). A script
 # that fails does not stop the others; its figures show as not measured and make exits non-zero at the end.
-BENCHES := bench/invoice_list.py bench/home_page.py bench/link_creation.py bench/api_overhead.py \
+BENCHES := bench/invoice_list.py bench/home_page.py bench/api_overhead.py \
            bench/random_failures.py bench/webhook_throughput.py "bench/drills.py worker-kill" \
            "bench/drills.py two-instances" bench/statistics_page.py
 

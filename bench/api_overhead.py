@@ -167,6 +167,12 @@ def main() -> None:
                     f"link creation over the API, overhead above the bare SDK call, p{p}, sandbox latency {latency} ms",
                     f"≤ {goal} ms", "ms", overhead, med(overhead) <= goal, "bare SDK call to the same sandbox, "
                     f"p{p}", [pct(r["sdk"], p / 100) for r in runs], note=CLICK_NOTE))
+            if latency == 100:  # the older design's promise: a link in under 500 ms, gateway included
+                whole = [pct(r["click"], 0.99) for r in runs]
+                figures.append(Figure(
+                    "link_generation_p99_100ms", "link generation, whole click over the API with 100 ms gateway "
+                    "latency, p99", "< 500 ms", "ms", whole, med(whole) < 500, "bare SDK call, p99",
+                    [pct(r["sdk"], 0.99) for r in runs]))
             if latency == 0:
                 floor = [med(r["get invoice"]) - med(r["openapi"]) for r in runs]
                 figures.append(Figure(
@@ -190,7 +196,7 @@ def main() -> None:
             [med(r["fallback alone"]) for r in refusing]))
         figures.append(Figure(
             "failover_refusing_naive", "the design this replaces, computed: 3 refused calls with 1 + 2 + 4 s "
-            "sleeps, then the fallback", "(baseline)", "ms", naive, True, "our click with the primary refusing",
+            "sleeps, then the fallback", "", "ms", naive, True, "our click with the primary refusing",
             [med(r["primary failing"]) for r in refusing]))
 
         hanging = [failover_run(stack, args.hanging_clicks, "hang") for _ in range(args.runs)]
