@@ -31,7 +31,7 @@ from ..models.payments import LINK_ABANDONED, LINK_FAILED, LINK_PENDING
 from ..money import Money
 from . import registry, routing
 from .base import CONFLICT, RATE_LIMITED, TIMEOUT, UNREACHABLE, Gateway, GatewayError, GatewayLink, LinkRequest
-from .breaker import CircuitBreaker, MemoryBreakerStore, RedisBreakerStore
+from .breaker import CircuitBreaker, MemoryBreakerStore, RedisBreakerStore, Rule
 
 log = logging.getLogger("portal.payments.engine")
 
@@ -70,11 +70,7 @@ def init_app(app) -> None:
         store = RedisBreakerStore(redis.Redis.from_url(app.config["REDIS_URL"]))
     else:
         store = MemoryBreakerStore()
-    app.extensions["hisabpro.breaker"] = CircuitBreaker(
-        store,
-        failure_threshold=app.config["BREAKER_FAILURE_THRESHOLD"],
-        cooldown=float(Decimal(app.config["BREAKER_COOLDOWN_SECONDS"])),
-    )
+    app.extensions["hisabpro.breaker"] = CircuitBreaker(store, Rule.from_config(app.config))
 
 
 def breaker() -> CircuitBreaker:
