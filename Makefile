@@ -39,6 +39,7 @@ bench: install
 	$(PY) bench/api_overhead.py
 	$(PY) bench/webhook_throughput.py
 	$(PY) bench/drills.py worker-kill
+	$(PY) bench/random_failures.py
 	$(PY) bench/statistics_page.py
 
 clean:
