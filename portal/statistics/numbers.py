@@ -173,15 +173,19 @@ def _seconds_between(earlier, later):
     return func.cast((func.julianday(later) - func.julianday(earlier)) * 86400, db.Integer)
 
 
-def _epoch_second(column):
+def _answer_second(attempt):
+    """The second a call's answer reached the breaker: when it started plus how long it took."""
+    took = func.coalesce(attempt.duration_ms, 0) / 1000.0
     if db.engine.dialect.name == "postgresql":
-        return func.floor(func.extract("epoch", column))
-    return func.cast(func.strftime("%s", column), db.Integer)  # SQLite keeps naive UTC
+        return func.floor(func.extract("epoch", attempt.created_at) + took)
+    # SQLite keeps naive UTC; julianday keeps the fraction of a second. Positive, so the cast floors.
+    return func.cast((func.julianday(attempt.created_at) - 2440587.5) * 86400.0 + took, db.Integer)
 
 
 def _breaker_openings(starts, rule: Rule) -> list[tuple[int, str, int]]:
     """Replay each gateway's breaker (portal/payments/breaker.py) over the attempt log between starts[0]
-    and starts[-1], to the second: per gateway and second, the calls and failures engine._call fed it."""
+    and starts[-1], to the second: per gateway and second, the calls and failures engine._call fed it, at
+    the second each answer came (a call's start plus its duration), as the breaker counts them."""
     a = GatewayAttempt
     # As engine._call feeds the breaker: every answer, but only the failures of a click's own calls (its
     # creates and lookups), never a background job's.
@@ -192,12 +196,16 @@ def _breaker_openings(starts, rule: Rule) -> list[tuple[int, str, int]]:
     in_reach = and_(a.created_at >= since, a.created_at < starts[-1])
     # A gateway with no failure in reach opened nothing: its seconds are not even read.
     failing = select(a.gateway).where(in_reach, counted_failure).distinct()
-    second = _epoch_second(a.created_at)
+    second = _answer_second(a)
     rows = db.session.execute(
         select(a.gateway, second, func.count(), func.sum(case((a.outcome == "failure", 1), else_=0)))
         .where(in_reach, answered, a.gateway.in_(failing))
         .group_by(a.gateway, second).order_by(a.gateway, second))
     bounds = [_aware(start).timestamp() for start in starts]
+
+    def day_of(at: int) -> int:  # an answer may land after the last day ends: it belongs to that day
+        return min(bisect_right(bounds, at), len(bounds) - 1) - 1
+
     counts: dict[tuple[int, str], int] = defaultdict(int)
     for name, seconds in groupby(rows, key=lambda row: row[0]):
         window: deque[tuple[int, int, int]] = deque()   # (second, calls, failures), the last rule.window s
@@ -212,7 +220,7 @@ def _breaker_openings(starts, rule: Rule) -> list[tuple[int, str, int]]:
                 calls = failures = 0
                 opened = at if failed == n else None
                 if opened is not None and at >= bounds[0]:
-                    counts[(bisect_right(bounds, at) - 1, name)] += 1
+                    counts[(day_of(at), name)] += 1
                 continue
             window.append((at, n, failed))
             calls, failures = calls + n, failures + failed
@@ -222,7 +230,7 @@ def _breaker_openings(starts, rule: Rule) -> list[tuple[int, str, int]]:
             if opened is None and failed and rule.trips(calls, failures):
                 opened = at
                 if at >= bounds[0]:
-                    counts[(bisect_right(bounds, at) - 1, name)] += 1
+                    counts[(day_of(at), name)] += 1
     return [(day, name, count) for (day, name), count in counts.items()]
 
 

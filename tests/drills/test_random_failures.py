@@ -23,4 +23,4 @@ def test_random_partial_failure_gives_every_click_a_link_or_a_clear_error_and_no
     assert result.failed_calls > 0 and result.fallbacks > 0, "the gateways must really fail"
     assert result.duplicates_in_database == 0
     assert result.duplicates_at_gateways == 0 and result.unknown_at_gateways == 0
-    assert result.breaker_skips == 0 and result.breaker_openings == 0 and result.breaker_open_at_end == []
+    assert result.breaker_skips == 0 and result.breaker_openings == {} and result.breaker_open_at_end == []
