@@ -65,6 +65,7 @@ class RandomFailuresResult:
     failed_calls: int
     seconds: float
     failures: Counter = field(default_factory=Counter)  # error codes of the clicks that got no link
+    failure_messages: list[str] = field(default_factory=list)  # what those clicks were told
 
     @property
     def success_rate(self) -> float:
@@ -200,7 +201,9 @@ def _count(stack: Stack, answers, gateway_state: dict, seconds: float) -> Random
         unknown_at_gateways=unknown, breaker_skips=skips, breaker_openings=openings,
         breaker_open_at_end=[name for name, state in states.items() if state != "closed"],
         calls=sum(by_outcome.values()), failed_calls=by_outcome.get("failure", 0), seconds=seconds,
-        failures=Counter(clear))
+        failures=Counter(clear),
+        failure_messages=[body["error"]["message"][:300] for status, body, _ in answers
+                          if status >= 400 and body and isinstance(body.get("error"), dict)])
 
 
 def main() -> None:
@@ -223,6 +226,8 @@ def main() -> None:
               f"{r.breaker_skips} skips, open at the end {r.breaker_open_at_end}; {r.seconds:.0f} s")
         for line in r.unclear[:5]:
             print("   unclear:", line)
+        for line in r.failure_messages[:5]:
+            print("   no link:", line)
     success = [r.success_rate for r in results]
     duplicates = [float(r.duplicates_in_database + r.duplicates_at_gateways + r.unknown_at_gateways)
                   for r in results]
@@ -230,7 +235,7 @@ def main() -> None:
     setup = (f"gunicorn 4 workers, PostgreSQL, Redis, sandbox; every gateway answers {args.rate:.0%} of requests "
              f"with a 503 at random; {args.clicks} clicks on fresh USD invoices from {args.clients} client threads; "
              f"breaker opens at {os.environ.get('BREAKER_FAILURE_RATE', '50')} % of ≥ "
-             f"{os.environ.get('BREAKER_MIN_CALLS', '20')} calls in {os.environ.get('BREAKER_WINDOW_SECONDS', '30')} s")
+             f"{os.environ.get('BREAKER_MIN_CALLS', '40')} calls in {os.environ.get('BREAKER_WINDOW_SECONDS', '30')} s")
     success_met = statistics.median(success) >= GOAL_SUCCESS
     note = "" if success_met else (
         "clicks without a link: " + ", ".join(f"{code} × {n}" for code, n in
@@ -250,9 +255,9 @@ def main() -> None:
                note="" if max(openings) == 0 else (
                    "openings per run " + ", ".join(str(r.breaker_openings) for r in results) + ": a gateway "
                    "that gets few calls (PayPal and Razorpay only see clicks Stripe failed three times) has "
-                   "20 to 40 calls in its window, and 30 % random failures reach 50 % of 20 calls by chance "
-                   "about 5 % of the time (binomial); the clicks it would have taken go to the next gateway, "
-                   "and its probe closes it after the cool-down. BREAKER_MIN_CALLS=40 makes that 0.6 %")),
+                   "few calls in its window, and 30 % random failures reach 50 % of them by chance: 20 calls about "
+                   "5 % of the time, 40 calls (the default) 0.6 % (binomial); the clicks it would have taken go "
+                   "to the next gateway, and its probe closes it after the cool-down")),
     ])
     print(f"saved {path}")
     ok = success_met and max(duplicates) == 0 and not any(r.unclear for r in results)

@@ -247,7 +247,7 @@ def load_config(instance_path: Path | None = None, environ: dict | None = None) 
         # A breaker opens when BREAKER_FAILURE_RATE % of at least BREAKER_MIN_CALLS calls in the last
         # BREAKER_WINDOW_SECONDS failed (portal/payments/breaker.py).
         "BREAKER_WINDOW_SECONDS": _int(env, "BREAKER_WINDOW_SECONDS", 30, minimum=1),
-        "BREAKER_MIN_CALLS": _int(env, "BREAKER_MIN_CALLS", 20, minimum=1),
+        "BREAKER_MIN_CALLS": _int(env, "BREAKER_MIN_CALLS", 40, minimum=1),
         "BREAKER_FAILURE_RATE": _percent(env, "BREAKER_FAILURE_RATE", 50),
         "BREAKER_COOLDOWN_SECONDS": _seconds(env, "BREAKER_COOLDOWN_SECONDS", "30"),
         # A gateway whose successful calls take this long at the median is "Slow" (portal/payments/health.py).

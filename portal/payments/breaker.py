@@ -34,7 +34,7 @@ CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 @dataclass(frozen=True)
 class Rule:
     window: int = 30           # seconds of calls the rate is taken over
-    min_calls: int = 20        # fewer calls than this in the window never open it
+    min_calls: int = 40        # fewer calls than this in the window never open it (20 opened by chance)
     failure_rate: int = 50     # percent of those calls failing that opens it
     cooldown: float = 30.0     # seconds open before one probe may go through
 

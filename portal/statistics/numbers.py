@@ -9,10 +9,11 @@ Where the numbers come from
 - Finished days are kept in the rollup table statistics_daily by the periodic job `statistics_rollup`
   (portal/jobs.py PERIODIC); the days after the rollup's end, today always among them, are aggregated
   live by the same function. So the rollup only makes a period cheaper, never different.
-- Breaker openings are derived from the attempt log, replaying the breaker's own rule to the second
-  (BREAKER_FAILURE_RATE % of at least BREAKER_MIN_CALLS calls in the last BREAKER_WINDOW_SECONDS failed
+- Breaker openings are derived from the attempt log, replaying the breaker's own rule call by call, in
+  the order the answers came (BREAKER_FAILURE_RATE % of at least BREAKER_MIN_CALLS calls in the last BREAKER_WINDOW_SECONDS failed
   opens it; after BREAKER_COOLDOWN_SECONDS the first answer is the probe's: a failure opens it again, a
-  success closes it). Admin resets and forced states leave no trace in the log, so they are not counted.
+  success closes it). Admin resets and forced states leave no trace in the log, so they are not counted;
+  calls answered within the same few milliseconds by different workers may reach Redis in another order.
 - Latency percentiles come from a histogram: exact to the millisecond below 100 ms, to 10 ms below 1 s,
   to 100 ms below 10 s, to the second above (the value shown is the bottom of its bucket).
 - Latency and breaker openings belong to a gateway, not to a currency: asked for one currency, they still
@@ -23,6 +24,7 @@ Where the numbers come from
 """
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections import defaultdict, deque
 from itertools import groupby
@@ -173,19 +175,18 @@ def _seconds_between(earlier, later):
     return func.cast((func.julianday(later) - func.julianday(earlier)) * 86400, db.Integer)
 
 
-def _answer_second(attempt):
-    """The second a call's answer reached the breaker: when it started plus how long it took."""
+def _answered_at(attempt):
+    """When a call's answer reached the breaker, in epoch seconds: its start plus how long it took."""
     took = func.coalesce(attempt.duration_ms, 0) / 1000.0
     if db.engine.dialect.name == "postgresql":
-        return func.floor(func.extract("epoch", attempt.created_at) + took)
-    # SQLite keeps naive UTC; julianday keeps the fraction of a second. Positive, so the cast floors.
-    return func.cast((func.julianday(attempt.created_at) - 2440587.5) * 86400.0 + took, db.Integer)
+        return func.extract("epoch", attempt.created_at) + took
+    return (func.julianday(attempt.created_at) - 2440587.5) * 86400.0 + took  # SQLite keeps naive UTC
 
 
 def _breaker_openings(starts, rule: Rule) -> list[tuple[int, str, int]]:
     """Replay each gateway's breaker (portal/payments/breaker.py) over the attempt log between starts[0]
-    and starts[-1], to the second: per gateway and second, the calls and failures engine._call fed it, at
-    the second each answer came (a call's start plus its duration), as the breaker counts them."""
+    and starts[-1]: every call engine._call fed it, in the order the answers came (a call's start plus its
+    duration), counted per second as the breaker counts them and judged at each failure as it judges."""
     a = GatewayAttempt
     # As engine._call feeds the breaker: every answer, but only the failures of a click's own calls (its
     # creates and lookups), never a background job's.
@@ -194,37 +195,41 @@ def _breaker_openings(starts, rule: Rule) -> list[tuple[int, str, int]]:
     answered = or_(a.outcome.in_(("success", "not_found")), counted_failure)
     since = starts[0] - timedelta(seconds=rule.window)  # calls already in the window when the period starts
     in_reach = and_(a.created_at >= since, a.created_at < starts[-1])
-    # A gateway with no failure in reach opened nothing: its seconds are not even read.
+    # A gateway with no failure in reach opened nothing: its calls are not even read.
     failing = select(a.gateway).where(in_reach, counted_failure).distinct()
-    second = _answer_second(a)
+    answered_at = _answered_at(a)
     rows = db.session.execute(
-        select(a.gateway, second, func.count(), func.sum(case((a.outcome == "failure", 1), else_=0)))
+        select(a.gateway, answered_at, a.outcome == "failure")
         .where(in_reach, answered, a.gateway.in_(failing))
-        .group_by(a.gateway, second).order_by(a.gateway, second))
+        .order_by(a.gateway, answered_at, a.id))
     bounds = [_aware(start).timestamp() for start in starts]
 
-    def day_of(at: int) -> int:  # an answer may land after the last day ends: it belongs to that day
+    def day_of(at: float) -> int:  # an answer may land after the last day ends: it belongs to that day
         return min(bisect_right(bounds, at), len(bounds) - 1) - 1
 
     counts: dict[tuple[int, str], int] = defaultdict(int)
-    for name, seconds in groupby(rows, key=lambda row: row[0]):
-        window: deque[tuple[int, int, int]] = deque()   # (second, calls, failures), the last rule.window s
+    for name, calls_of_gateway in groupby(rows, key=lambda row: row[0]):
+        window: deque[list[int]] = deque()   # [second, calls, failures] for the last rule.window seconds
         calls = failures = 0
-        opened: int | None = None
-        for _, at, n, failed in seconds:
-            at, n, failed = int(at), int(n), int(failed or 0)
+        opened: float | None = None
+        for _, at, failed in calls_of_gateway:
+            at, failed = float(at), bool(failed)
             if opened is not None and at >= opened + rule.cooldown:
-                # The first answer after the cool-down is the probe's: an answer closes it with a clean
-                # window, a failure (nothing else that second) opens it again.
+                # The first answer after the cool-down is the probe's: a success closes it, a failure opens
+                # it again; either way the window starts afresh.
                 window.clear()
                 calls = failures = 0
-                opened = at if failed == n else None
-                if opened is not None and at >= bounds[0]:
+                opened = at if failed else None
+                if failed and at >= bounds[0]:
                     counts[(day_of(at), name)] += 1
                 continue
-            window.append((at, n, failed))
-            calls, failures = calls + n, failures + failed
-            while window[0][0] <= at - rule.window:
+            second = math.floor(at)
+            if not window or window[-1][0] != second:
+                window.append([second, 0, 0])
+            window[-1][1] += 1
+            window[-1][2] += failed
+            calls, failures = calls + 1, failures + failed
+            while window[0][0] <= second - rule.window:
                 _, old_calls, old_failures = window.popleft()
                 calls, failures = calls - old_calls, failures - old_failures
             if opened is None and failed and rule.trips(calls, failures):

@@ -6,7 +6,7 @@ every gateway in rotation.
 The sandbox's dice are seeded (seed 47): its first 500 rolls hold a run of 7 failures in a row (the old rule,
 5 consecutive failures, would have opened the breaker) while no 20 or more consecutive calls from the start
 reach 40 % failures and no 80 or more anywhere reach 42 %. So an opening here is the breaker's doing, not bad
-luck; with truly random dice a cold window of 20 calls reaches 50 % in a few runs out of a hundred."""
+luck; with truly random dice, 40 calls (BREAKER_MIN_CALLS) reach 50 % about once in 160 windows."""
 import sys
 from pathlib import Path
 

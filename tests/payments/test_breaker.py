@@ -210,4 +210,4 @@ def test_a_malformed_rule_stops_start_up_with_one_line(tmp_path, environ, messag
 
 def test_the_rule_comes_from_the_configuration(tmp_path):
     config = load_config(instance_path=tmp_path, environ={"SECRET_KEY": "x"})
-    assert Rule.from_config(config) == Rule(window=30, min_calls=20, failure_rate=50, cooldown=30.0)
+    assert Rule.from_config(config) == Rule(window=30, min_calls=40, failure_rate=50, cooldown=30.0)
