@@ -66,6 +66,7 @@ class RandomFailuresResult:
     seconds: float
     failures: Counter = field(default_factory=Counter)  # error codes of the clicks that got no link
     failure_messages: list[str] = field(default_factory=list)  # what those clicks were told
+    outage: "Outage | None" = None
 
     @property
     def success_rate(self) -> float:
@@ -77,7 +78,7 @@ class RandomFailuresResult:
 
 
 def random_failures(clicks: int = 1000, clients: int = 16, rate: float = 0.3, seed: int | None = None,
-                    workers: int = 4) -> RandomFailuresResult:
+                    workers: int = 4, outage_clicks: int = 100) -> RandomFailuresResult:
     with Stack(workers=workers) as stack:
         invoice_ids = _fresh_invoices(stack, clicks)
         fault = {"gateway": "all", "mode": "error", "error_rate": rate, "status": 503}
@@ -85,40 +86,85 @@ def random_failures(clicks: int = 1000, clients: int = 16, rate: float = 0.3, se
             fault["seed"] = seed
         stack.control("/_sandbox/faults", fault)
 
-        answers: list[tuple[int, dict | None, str]] = []
-        lock = threading.Lock()
-        queue = iter(invoice_ids)
-
-        def client() -> None:
-            session = requests.Session()
-            while True:
-                with lock:
-                    invoice_id = next(queue, None)
-                if invoice_id is None:
-                    return
-                try:
-                    response = stack.api("POST", f"/invoices/{invoice_id}/payment-link", session, json={})
-                    try:
-                        body = response.json()
-                    except ValueError:
-                        body = None
-                    answer = (response.status_code, body, response.text[:200])
-                except requests.RequestException as exc:
-                    answer = (0, None, repr(exc)[:200])
-                with lock:
-                    answers.append(answer)
-
         started = time.monotonic()
-        threads = [threading.Thread(target=client) for _ in range(clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        answers = _click_all(stack, invoice_ids, clients)
         seconds = time.monotonic() - started
         stack.control("/_sandbox/faults", {"gateway": "all", "mode": "ok"})
         _wait_for_jobs(stack)
         gateway_state = requests.get(stack.sandbox.control_url + "/_sandbox/state", timeout=30).json()
-        return _count(stack, answers, gateway_state, seconds)
+        result = _count(stack, answers, gateway_state, seconds)
+        if outage_clicks:
+            result.outage = _outage(stack, outage_clicks, clients)
+        return result
+
+
+def _click_all(stack: Stack, invoice_ids: list[int], clients: int) -> list[tuple[int, dict | None, str]]:
+    """One click per invoice from `clients` threads: (status, JSON body or None, start of the text)."""
+    answers: list[tuple[int, dict | None, str]] = []
+    lock = threading.Lock()
+    queue = iter(invoice_ids)
+
+    def client() -> None:
+        session = requests.Session()
+        while True:
+            with lock:
+                invoice_id = next(queue, None)
+            if invoice_id is None:
+                return
+            try:
+                response = stack.api("POST", f"/invoices/{invoice_id}/payment-link", session, json={})
+                try:
+                    body = response.json()
+                except ValueError:
+                    body = None
+                answer = (response.status_code, body, response.text[:200])
+            except requests.RequestException as exc:
+                answer = (0, None, repr(exc)[:200])
+            with lock:
+                answers.append(answer)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+@dataclass
+class Outage:
+    clicks: int
+    links: int                      # clicks that still got a link (from the next gateway)
+    clicks_before_open: int | None  # clicks that met the failing gateway before its breaker opened
+    seconds_to_open: float | None   # from the outage's start to the first click that found it open
+
+
+def _outage(stack: Stack, clicks: int, clients: int) -> Outage:
+    """Then a real outage: Stripe, the first gateway for USD, fails every call; how soon does it open?"""
+    from datetime import datetime, timezone
+
+    invoice_ids = _fresh_invoices(stack, clicks)
+    with stack.app.app_context():
+        from portal.payments import engine, registry
+
+        for name in registry.GATEWAY_CLASSES:  # whatever the random failures did, start closed
+            engine.breaker().reset(name)
+    stack.control("/_sandbox/faults", {"gateway": "stripe", "mode": "error", "error_rate": 1.0, "status": 503})
+    began = datetime.now(timezone.utc)
+    answers = _click_all(stack, invoice_ids, clients)
+    stack.control("/_sandbox/faults", {"gateway": "all", "mode": "ok"})
+    with stack.app.app_context():
+        from portal.extensions import db
+        from portal.models import LinkClick
+
+        trail = db.session.execute(db.select(LinkClick.created_at, LinkClick.reason)
+                                   .where(LinkClick.invoice_id.in_(invoice_ids))
+                                   .order_by(LinkClick.created_at, LinkClick.id)).all()
+    first_open = next((i for i, (_, reason) in enumerate(trail)
+                       if "Stripe is failing (circuit breaker open)" in (reason or "")), None)
+    return Outage(clicks=len(answers), links=sum(1 for status, body, _ in answers if status == 200),
+                  clicks_before_open=first_open,
+                  seconds_to_open=(trail[first_open][0] - began).total_seconds() if first_open is not None else None)
 
 
 def _fresh_invoices(stack: Stack, count: int) -> list[int]:
@@ -228,6 +274,9 @@ def main() -> None:
             print("   unclear:", line)
         for line in r.failure_messages[:5]:
             print("   no link:", line)
+        if r.outage:
+            print(f"   then Stripe failing every call: {r.outage.links}/{r.outage.clicks} clicks got a link; its "
+                  f"breaker opened after {r.outage.clicks_before_open} clicks, {r.outage.seconds_to_open} s")
     success = [r.success_rate for r in results]
     duplicates = [float(r.duplicates_in_database + r.duplicates_at_gateways + r.unknown_at_gateways)
                   for r in results]
@@ -258,6 +307,11 @@ def main() -> None:
                    "few calls in its window, and 30 % random failures reach 50 % of them by chance: 20 calls about "
                    "5 % of the time, 40 calls (the default) 0.6 % (binomial); the clicks it would have taken go "
                    "to the next gateway, and its probe closes it after the cool-down")),
+        Figure("random_failures_outage_open_s", "a real outage (Stripe failing every call, 16 clients): "
+               "seconds until its breaker opens", goal="within the window (≤ 30 s)", unit="s",
+               runs=[r.outage.seconds_to_open if r.outage.seconds_to_open is not None else float("inf")
+                     for r in results],
+               met=all(r.outage.seconds_to_open is not None and r.outage.seconds_to_open <= 30 for r in results)),
     ])
     print(f"saved {path}")
     ok = success_met and max(duplicates) == 0 and not any(r.unclear for r in results)
