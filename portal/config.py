@@ -57,6 +57,13 @@ def _int(env: dict, name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
+def _percent(env: dict, name: str, default: int) -> int:
+    value = _int(env, name, default, minimum=1)
+    if value > 100:
+        raise ConfigError(f"{name} must be a percentage from 1 to 100, got {value}")
+    return value
+
+
 def _seconds(env: dict, name: str, default: str) -> str:
     """Durations stay strings of decimal seconds until used, so no float enters the config."""
     from decimal import Decimal, InvalidOperation
@@ -237,7 +244,11 @@ def load_config(instance_path: Path | None = None, environ: dict | None = None) 
         "PAYMENT_GATEWAY_BUDGET_SECONDS": _seconds(env, "PAYMENT_GATEWAY_BUDGET_SECONDS", "3"),
         "PAYMENT_CLICK_DEADLINE_SECONDS": _seconds(env, "PAYMENT_CLICK_DEADLINE_SECONDS", "9"),
         "PAYMENT_LINK_TTL_SECONDS": _int(env, "PAYMENT_LINK_TTL_SECONDS", 24 * 3600, minimum=30 * 60),
-        "BREAKER_FAILURE_THRESHOLD": _int(env, "BREAKER_FAILURE_THRESHOLD", 5, minimum=1),
+        # A breaker opens when BREAKER_FAILURE_RATE % of at least BREAKER_MIN_CALLS calls in the last
+        # BREAKER_WINDOW_SECONDS failed (portal/payments/breaker.py).
+        "BREAKER_WINDOW_SECONDS": _int(env, "BREAKER_WINDOW_SECONDS", 30, minimum=1),
+        "BREAKER_MIN_CALLS": _int(env, "BREAKER_MIN_CALLS", 40, minimum=1),
+        "BREAKER_FAILURE_RATE": _percent(env, "BREAKER_FAILURE_RATE", 50),
         "BREAKER_COOLDOWN_SECONDS": _seconds(env, "BREAKER_COOLDOWN_SECONDS", "30"),
         # A gateway whose successful calls take this long at the median is "Slow" (portal/payments/health.py).
         "GATEWAY_SLOW_MS": _int(env, "GATEWAY_SLOW_MS", 2000, minimum=1),

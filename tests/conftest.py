@@ -94,6 +94,10 @@ class IsolatedClient(FlaskClient):
             db.session.expire_all()
 
 
+# A breaker judges five calls here, not twenty (BREAKER_MIN_CALLS): an outage shows in five clicks.
+TEST_BREAKER = {"BREAKER_MIN_CALLS": 5}
+
+
 @pytest.fixture
 def app(database_url, migrated, tmp_path):
     app = create_app({
@@ -105,6 +109,7 @@ def app(database_url, migrated, tmp_path):
         "RATELIMIT_STORAGE_URI": "memory://",
         "CACHE_TYPE": "SimpleCache",
         "FRONTEND_URL": "https://portal.example",
+        **TEST_BREAKER,
     })
     app.test_client_class = IsolatedClient
     with app.app_context():
@@ -292,7 +297,7 @@ def control(sandbox):
 def gateway_config(sandbox, tmp_path):
     """The Flask config the portal would build with the sandbox's keys and API bases in its environment."""
     environ = {**sandbox.portal_env(), "SECRET_KEY": "test", "FRONTEND_URL": "https://portal.example",
-               "GATEWAY_TIMEOUT_SECONDS": "1"}
+               "GATEWAY_TIMEOUT_SECONDS": "1", **{k: str(v) for k, v in TEST_BREAKER.items()}}
     return load_config(instance_path=tmp_path, environ=environ)
 
 

@@ -197,11 +197,12 @@ def gather(now: datetime | None = None) -> dict[str, GatewayFacts]:
     config = current_app.config
     settings = routing.settings_by_name()
     circuit = breaker()
+    states = routing.breaker_states(list(registry.all_classes()), circuit, settings)
     facts = {}
     for name, cls in registry.all_classes().items():
         setting = settings.get(name)
         missing = cls.missing_config(config)
-        state = routing.breaker_state(name, circuit, settings)
+        state = states[name]
         forced = setting.forced_breaker if setting is not None else None
         down_since, failed = None, 0
         if not missing and state != CLOSED:
@@ -217,7 +218,7 @@ def gather(now: datetime | None = None) -> dict[str, GatewayFacts]:
             elif first is not None:
                 down_since = _aware(first.created_at)
             else:
-                _, opened_at = circuit.store.snapshot(name)
+                opened_at = circuit.opened_at(name)
                 down_since = datetime.fromtimestamp(opened_at, timezone.utc) if opened_at is not None else None
         recent = list(db.session.scalars(
             db.select(GatewayAttempt.duration_ms).where(
@@ -283,7 +284,7 @@ def _details(name: str, facts: GatewayFacts, now: datetime) -> Details:
     circuit = breaker()
     next_probe = None
     if facts.breaker == OPEN and facts.breaker_forced is None:
-        _, opened_at = circuit.store.snapshot(name)
+        opened_at = circuit.opened_at(name)
         if opened_at is not None:
             next_probe = datetime.fromtimestamp(opened_at + circuit.cooldown, timezone.utc)
     hour = db.session.execute(

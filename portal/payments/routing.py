@@ -72,6 +72,12 @@ def breaker_state(name: str, breaker: CircuitBreaker, settings: Mapping[str, Gat
     return _forced(name, settings) or breaker.state(name)
 
 
+def breaker_states(names: list[str], breaker: CircuitBreaker, settings: Mapping[str, GatewaySetting]) -> dict[str, str]:
+    """breaker_state for several gateways from one read of the breaker store (one Redis round trip)."""
+    automatic = breaker.states([name for name in names if not _forced(name, settings)])
+    return {name: _forced(name, settings) or automatic[name] for name in names}
+
+
 def breaker_admits(name: str, breaker: CircuitBreaker, settings: Mapping[str, GatewaySetting]) -> bool:
     """May a call go out now? Forced states win; in half-open only one caller gets the probe."""
     forced = _forced(name, settings)
@@ -96,9 +102,10 @@ def plan(amount: Money, config: Mapping, breaker: CircuitBreaker, requested: str
             raise RoutingError(reason)
         order = [requested] + [name for name in order if name != requested]
     candidates, skipped = [], []
+    states = breaker_states(order, breaker, settings)
     for position, name in enumerate(order):
         reason = _unusable(name, amount, config, settings)
-        if reason is None and breaker_state(name, breaker, settings) == OPEN:
+        if reason is None and states[name] == OPEN:
             reason = f"{registry.gateway_class(name).display_name} is failing (circuit breaker open)"
         if reason:
             skipped.append(Skipped(name, reason))

@@ -6,7 +6,7 @@ from decimal import Decimal
 from flask import current_app
 
 from . import registry
-from .breaker import CircuitBreaker, MemoryBreakerStore, RedisBreakerStore
+from .breaker import CircuitBreaker, MemoryBreakerStore, RedisBreakerStore, Rule
 
 
 def init_app(app) -> None:
@@ -20,11 +20,7 @@ def init_app(app) -> None:
         store = RedisBreakerStore(redis.Redis.from_url(app.config["REDIS_URL"]))
     else:
         store = MemoryBreakerStore()
-    app.extensions["hisabpro.breaker"] = CircuitBreaker(
-        store,
-        failure_threshold=app.config["BREAKER_FAILURE_THRESHOLD"],
-        cooldown=float(Decimal(app.config["BREAKER_COOLDOWN_SECONDS"])),
-    )
+    app.extensions["hisabpro.breaker"] = CircuitBreaker(store, Rule.from_config(app.config))
 
 
 def breaker() -> CircuitBreaker:

@@ -9,9 +9,11 @@ Where the numbers come from
 - Finished days are kept in the rollup table statistics_daily by the periodic job `statistics_rollup`
   (portal/jobs.py PERIODIC); the days after the rollup's end, today always among them, are aggregated
   live by the same function. So the rollup only makes a period cheaper, never different.
-- Breaker openings are derived from the attempt log, replaying the breaker's own rule (N transient
-  failures in a row open it; a failure while it is open is a failed probe, which opens it again; any
-  answer closes it). Admin resets and forced states leave no trace in the log, so they are not counted.
+- Breaker openings are derived from the attempt log, replaying the breaker's own rule call by call, in
+  the order the answers came (BREAKER_FAILURE_RATE % of at least BREAKER_MIN_CALLS calls in the last BREAKER_WINDOW_SECONDS failed
+  opens it; after BREAKER_COOLDOWN_SECONDS the first answer is the probe's: a failure opens it again, a
+  success closes it). Admin resets and forced states leave no trace in the log, so they are not counted;
+  calls answered within the same few milliseconds by different workers may reach Redis in another order.
 - Latency percentiles come from a histogram: exact to the millisecond below 100 ms, to 10 ms below 1 s,
   to 100 ms below 10 s, to the second above (the value shown is the bottom of its bucket).
 - Latency and breaker openings belong to a gateway, not to a currency: asked for one currency, they still
@@ -22,7 +24,10 @@ Where the numbers come from
 """
 from __future__ import annotations
 
-from collections import defaultdict
+import math
+from bisect import bisect_right
+from collections import defaultdict, deque
+from itertools import groupby
 from dataclasses import dataclass
 from datetime import date, timedelta, timezone
 
@@ -37,6 +42,7 @@ from ..models import GatewayAttempt, Invoice, LinkClick, Payment, PaymentLink, S
 from ..money import Money
 from ..payments import registry, routing
 from ..payments.base import TRANSIENT_KINDS
+from ..payments.breaker import Rule
 from ..payments.engine import ERROR_WORDS, breaker
 
 MAX_PERIOD_DAYS = 3660          # ten years: longer periods are refused (422)
@@ -87,7 +93,7 @@ def _day_index(column, starts):
     return case(*[(column < starts[i + 1], i) for i in range(len(starts) - 1)], else_=len(starts) - 2)
 
 
-def aggregate(profile: MerchantProfile, days: list[date], threshold: int) -> list[tuple]:
+def aggregate(profile: MerchantProfile, days: list[date], rule: Rule) -> list[tuple]:
     """(day, gateway, currency, metric, key, value) for every number of the consecutive merchant `days`,
     straight from the raw rows. The rollup stores exactly these; live days are these too."""
     starts = [profile.start_of(day) for day in days] + [profile.start_of(days[-1] + timedelta(days=1))]
@@ -158,7 +164,7 @@ def aggregate(profile: MerchantProfile, days: list[date], threshold: int) -> lis
         .join(PaymentLink, PaymentLink.id == p.payment_link_id).where(first),
         lambda: [("links_paid", ""), ("time_to_pay_s", "")], values=2)
 
-    for day, gateway, count in _breaker_openings(starts, threshold):
+    for day, gateway, count in _breaker_openings(starts, rule):
         out.append((days[day], gateway, "", "breaker_openings", "", count))
     return out
 
@@ -169,47 +175,67 @@ def _seconds_between(earlier, later):
     return func.cast((func.julianday(later) - func.julianday(earlier)) * 86400, db.Integer)
 
 
-def _breaker_openings(starts, threshold: int) -> list[tuple[int, str, int]]:
-    """Replay each gateway's breaker over the attempt log between starts[0] and starts[-1]."""
+def _answered_at(attempt):
+    """When a call's answer reached the breaker, in epoch seconds: its start plus how long it took."""
+    took = func.coalesce(attempt.duration_ms, 0) / 1000.0
+    if db.engine.dialect.name == "postgresql":
+        return func.extract("epoch", attempt.created_at) + took
+    return (func.julianday(attempt.created_at) - 2440587.5) * 86400.0 + took  # SQLite keeps naive UTC
+
+
+def _breaker_openings(starts, rule: Rule) -> list[tuple[int, str, int]]:
+    """Replay each gateway's breaker (portal/payments/breaker.py) over the attempt log between starts[0]
+    and starts[-1]: every call calls.call fed it, in the order the answers came (a call's start plus its
+    duration), counted per second as the breaker counts them and judged at each failure as it judges."""
     a = GatewayAttempt
     # As calls.call feeds the breaker: every answer, but only the failures of a click's own calls (its
     # creates and lookups), never a background job's.
-    answered = or_(a.outcome.in_(("success", "not_found")),
-                   and_(a.outcome == "failure", a.error_kind.in_(tuple(TRANSIENT_KINDS)),
-                        or_(a.operation == "create", a.click_id.is_not(None))))
+    counted_failure = and_(a.outcome == "failure", a.error_kind.in_(tuple(TRANSIENT_KINDS)),
+                           or_(a.operation == "create", a.click_id.is_not(None)))
+    answered = or_(a.outcome.in_(("success", "not_found")), counted_failure)
+    since = starts[0] - timedelta(seconds=rule.window)  # calls already in the window when the period starts
+    in_reach = and_(a.created_at >= since, a.created_at < starts[-1])
+    # A gateway with no failure in reach opened nothing: its calls are not even read.
+    failing = select(a.gateway).where(in_reach, counted_failure).distinct()
+    answered_at = _answered_at(a)
+    rows = db.session.execute(
+        select(a.gateway, answered_at, a.outcome == "failure")
+        .where(in_reach, answered, a.gateway.in_(failing))
+        .order_by(a.gateway, answered_at, a.id))
+    bounds = [_aware(start).timestamp() for start in starts]
+
+    def day_of(at: float) -> int:  # an answer may land after the last day ends: it belongs to that day
+        return min(bisect_right(bounds, at), len(bounds) - 1) - 1
+
     counts: dict[tuple[int, str], int] = defaultdict(int)
-    state: dict[str, tuple[int, bool]] = {}   # gateway -> (transient failures in a row, open)
-    for name in registry.GATEWAY_CLASSES:
-        # The run of failures just before the period: the breaker may already be open when it starts.
-        before = db.session.execute(
-            select(a.outcome).where(a.gateway == name, a.created_at < starts[0], answered)
-            .order_by(a.created_at.desc(), a.id.desc()).limit(threshold)).scalars().all()
-        failures = 0
-        for outcome in before:
-            if outcome != "failure":
-                break
-            failures += 1
-        state[name] = (failures, failures >= threshold)
-    # Only failures and the answer that ends each run of them matter: the other successes are left in SQL.
-    failed = case((a.outcome == "failure", 1), else_=0)
-    order = (a.created_at, a.id)
-    calls = (select(a.gateway.label("g"), _day_index(a.created_at, starts).label("d"), failed.label("f"),
-                    func.lag(failed).over(partition_by=a.gateway, order_by=order).label("pf"),
-                    func.row_number().over(partition_by=a.gateway, order_by=order).label("rn"))
-             .where(a.created_at >= starts[0], a.created_at < starts[-1], answered)).subquery()
-    rows = db.session.execute(select(calls.c.g, calls.c.d, calls.c.f)
-                              .where(or_(calls.c.f == 1, calls.c.pf == 1, calls.c.rn == 1))
-                              .order_by(calls.c.g, calls.c.rn))
-    for name, day, is_failure in rows:
-        failures, is_open = state.get(name, (0, False))
-        if not is_failure:
-            state[name] = (0, False)
-            continue
-        failures += 1
-        if is_open or failures >= threshold:  # a failed probe, or the run that trips it
-            counts[(int(day), name)] += 1
-            is_open = True
-        state[name] = (failures, is_open)
+    for name, calls_of_gateway in groupby(rows, key=lambda row: row[0]):
+        window: deque[list[int]] = deque()   # [second, calls, failures] for the last rule.window seconds
+        calls = failures = 0
+        opened: float | None = None
+        for _, at, failed in calls_of_gateway:
+            at, failed = float(at), bool(failed)
+            if opened is not None and at >= opened + rule.cooldown:
+                # The first answer after the cool-down is the probe's: a success closes it, a failure opens
+                # it again; either way the window starts afresh.
+                window.clear()
+                calls = failures = 0
+                opened = at if failed else None
+                if failed and at >= bounds[0]:
+                    counts[(day_of(at), name)] += 1
+                continue
+            second = math.floor(at)
+            if not window or window[-1][0] != second:
+                window.append([second, 0, 0])
+            window[-1][1] += 1
+            window[-1][2] += failed
+            calls, failures = calls + 1, failures + failed
+            while window[0][0] <= second - rule.window:
+                _, old_calls, old_failures = window.popleft()
+                calls, failures = calls - old_calls, failures - old_failures
+            if opened is None and failed and rule.trips(calls, failures):
+                opened = at
+                if at >= bounds[0]:
+                    counts[(day_of(at), name)] += 1
     return [(day, name, count) for (day, name), count in counts.items()]
 
 
@@ -227,8 +253,8 @@ def _aware(value):
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
-def _threshold() -> int:
-    return int(current_app.config["BREAKER_FAILURE_THRESHOLD"])
+def _rule() -> Rule:
+    return Rule.from_config(current_app.config)
 
 
 def roll_up(profile: MerchantProfile | None = None) -> int:
@@ -251,7 +277,7 @@ def roll_up(profile: MerchantProfile | None = None) -> int:
     added = 0
     while first <= last_finished:
         days = [first + timedelta(days=i) for i in range(min(ROLLUP_CHUNK_DAYS, (last_finished - first).days + 1))]
-        rows = aggregate(profile, days, _threshold())
+        rows = aggregate(profile, days, _rule())
         merged: dict[tuple, int] = defaultdict(int)
         for day, gateway, currency, metric, key, value in rows:
             merged[(day, gateway, currency, metric, key)] += value
@@ -329,7 +355,7 @@ def payment_statistics(period: Period, currency: str | None = None, all_time: bo
         live_first = earliest  # no row is older: the days before cost nothing
     if earliest is not None and live_first <= last and profile.start_of(live_first) <= utcnow():
         live_last = min(last, today)
-        rows.extend(row for row in aggregate(profile, _days(live_first, live_last), _threshold())
+        rows.extend(row for row in aggregate(profile, _days(live_first, live_last), _rule())
                     if not currency or row[2] in (currency, ""))
 
     names = list(registry.GATEWAY_CLASSES)

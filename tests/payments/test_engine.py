@@ -174,8 +174,7 @@ def test_a_changed_amount_gets_a_new_link_and_the_old_one_is_cancelled(pay_app, 
 
 
 def test_breaker_opens_skips_half_opens_and_closes(pay_app, make_invoice, control):
-    pay_app.config.update(BREAKER_FAILURE_THRESHOLD=5)
-    breaker = engine.breaker()
+    breaker = engine.breaker()  # opens when at least half of 5 or more calls failed (tests/conftest.py)
     breaker.cooldown = 0.3
     fault(control, "stripe", "error", status=503)
     for _ in range(2):  # 3 attempts, then 2: the 5th consecutive failure opens it and stops the retries
@@ -198,8 +197,8 @@ def test_a_failed_probe_reopens_the_breaker(pay_app, make_invoice, control):
     breaker = engine.breaker()
     breaker.cooldown = 0.2
     fault(control, "stripe", "down")
-    # One refused call per click (the click moves on to PayPal at once): the threshold's worth of clicks.
-    for _ in range(breaker.failure_threshold):
+    # One refused call per click (the click moves on to PayPal at once): the minimum's worth of clicks.
+    for _ in range(breaker.rule.min_calls):
         engine.generate_link(make_invoice(currency="USD", items=USD, open_it=True))
     assert breaker.state("stripe") == "open"
     time.sleep(0.25)
@@ -319,7 +318,7 @@ def test_background_lookups_that_fail_never_open_the_breaker_clicks_rely_on(pay_
     invoice = make_invoice(currency="USD", items=USD, open_it=True)
     result = engine.generate_link(invoice)
     fault(control, "stripe", "down")
-    threshold = engine.breaker().failure_threshold
+    threshold = engine.breaker().rule.min_calls
     for _ in range(threshold + 1):
         engine.cancel_other_links(invoice.id, result.link.id)
     failed_lookups = db.session.scalar(db.select(db.func.count(GatewayAttempt.id)).where(
@@ -379,7 +378,8 @@ def test_with_redis_two_workers_share_the_breaker_and_the_link_cache(pay_app, ma
     monkeypatch.setenv("REDIS_URL", url)
     gateway_settings = {k: v for k, v in pay_app.config.items() if k.startswith(("STRIPE_", "PAYPAL_", "RAZORPAY_"))}
     workers = [create_app({"INSTANCE_PATH": str(tmp_path / f"w{i}"), "SQLALCHEMY_DATABASE_URI": database_url,
-                           "SECRET_KEY": "x", "FRONTEND_URL": "https://portal.example", **gateway_settings})
+                           "SECRET_KEY": "x", "FRONTEND_URL": "https://portal.example", **gateway_settings,
+                           "BREAKER_MIN_CALLS": pay_app.config["BREAKER_MIN_CALLS"]})
                for i in range(2)]
     assert workers[0].config["CACHE_TYPE"] == "RedisCache"
     invoice = make_invoice(currency="INR", open_it=True)

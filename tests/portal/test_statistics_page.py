@@ -97,34 +97,42 @@ def test_without_parameters_the_api_covers_all_time_and_the_page_30_days(api, si
 # ---- breaker openings, latency --------------------------------------------------------------------
 
 def test_breaker_openings_are_replayed_from_the_attempt_log(app, make_invoice):
-    """Threshold 5: a run of 5 transient failures opens it, a failed probe opens it again, an answer closes
-    it, a refusal (4xx) neither counts nor resets. A run that began yesterday opens it today."""
+    """The breaker's rule as the tests configure it (tests/conftest.py): half or more of at least 5 calls in
+    30 s failed opens it; 30 s later the first answer is the probe's. A refusal (4xx) and a background job's
+    lookups are not calls; an outage that began yesterday opens it today."""
     invoice = make_invoice()
-    start = noon(0)
-    at = lambda minutes: start + timedelta(minutes=minutes)  # noqa: E731
-    for i in range(3):
-        attempt(invoice, "razorpay", noon(1) + timedelta(minutes=i), "failure", "unreachable", "connection_failed")
+    profile = merchant_settings()
+    midnight = profile.start_of(profile.today())
+    at = lambda seconds: midnight + timedelta(seconds=seconds)  # noqa: E731
+    for s in (-10, -9, -8):
+        attempt(invoice, "razorpay", at(s), "failure", "unreachable", "connection_failed")
     attempt(invoice, "razorpay", at(1), "failure", "server", "http_503")
-    attempt(invoice, "razorpay", at(2), "failure", "timeout", "read_timeout")       # 5th in a row: opens
-    attempt(invoice, "razorpay", at(3), "failure", "unreachable", "connection_failed")  # probe fails: again
-    attempt(invoice, "razorpay", at(4), "success", operation="find")                 # an answer closes it
+    attempt(invoice, "razorpay", at(2), "failure", "timeout", "read_timeout")         # 5 of 5 failed: opens
+    attempt(invoice, "razorpay", at(5), "success")                 # a call sent before it opened: no change
+    attempt(invoice, "razorpay", at(40), "failure", "unreachable", "connection_failed")  # the probe fails: again
+    attempt(invoice, "razorpay", at(80), "success", operation="find")                  # the next probe closes it
+    for i in range(30):  # a third of the calls failing at random keeps it closed
+        if i % 3 == 0:
+            attempt(invoice, "razorpay", at(100 + i), "failure", "server", "http_503")
+        else:
+            attempt(invoice, "razorpay", at(100 + i), "success")
     for i in range(4):
-        attempt(invoice, "razorpay", at(5 + i), "failure", "server", "http_503")
-    attempt(invoice, "razorpay", at(10), "failure", "rejected", "bad_request")      # not an outage
-    for i in range(6):  # a background job's failed lookups never count (calls.call feeds only clicks' calls)
-        attempt(invoice, "razorpay", at(10) + timedelta(seconds=i + 1), "failure", "unreachable", "connection_failed",
-                operation="find")
-    attempt(invoice, "stripe", at(11), "failure", "auth", "invalid_key")
+        attempt(invoice, "razorpay", at(300 + i), "failure", "server", "http_503")
+    for i in range(6):  # not calls: refusals, and a background job's failed lookups
+        attempt(invoice, "razorpay", at(304) + timedelta(milliseconds=100 * i), "failure", "rejected", "bad_request")
+        attempt(invoice, "razorpay", at(304) + timedelta(milliseconds=100 * i + 50), "failure", "unreachable",
+                "connection_failed", operation="find")
+    attempt(invoice, "stripe", at(310), "failure", "auth", "invalid_key")
     db.session.commit()
     stats = payment_statistics(today_only())
     assert stats["by_gateway"]["razorpay"]["breaker_openings"] == 2
     assert stats["by_gateway"]["stripe"]["breaker_openings"] == 0
-    # The 4 failures and the refusal: not 5 transient ones in a row yet. One more opens it.
-    attempt(invoice, "razorpay", at(12), "failure", "server", "http_503")
+    # 4 failed calls within 30 s are not enough calls yet: one more is.
+    attempt(invoice, "razorpay", at(305), "failure", "server", "http_503")
     db.session.commit()
     assert payment_statistics(today_only())["breaker_openings"] == 3
     words = {r["words"]: r["count"] for r in payment_statistics(today_only())["reasons"]}
-    assert words["Razorpay had an internal error (http_503)"] == 6
+    assert words["Razorpay had an internal error (http_503)"] == 1 + 10 + 4 + 1
     assert words["Stripe refused our credentials (invalid_key)"] == 1
 
 
