@@ -127,7 +127,10 @@ def _create(invoice, amount, actor_label, requested, started, deadline, fallback
         if time.monotonic() >= deadline:
             notes.append(f"{candidate.name} not tried: the click's time budget ran out")
             break
-        if not breaker_allows(candidate.name, settings):
+        # The plan read every breaker a moment ago: the first gateway asked needs no second read when it was
+        # closed. Later ones are asked again, since our own failures may have opened them meanwhile.
+        if not (candidate is candidates[0] and first_pass and candidate.closed) \
+                and not breaker_allows(candidate.name, settings):
             notes.append(f"{candidate.name} skipped: circuit breaker open")
             continue
         row = links.new_row(invoice, candidate.gateway, amount, earlier)

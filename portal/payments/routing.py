@@ -13,7 +13,7 @@ from ..models import GatewaySetting, RoutingRule
 from ..money import Money
 from . import admin_settings, registry
 from .base import Gateway
-from .breaker import OPEN, CircuitBreaker
+from .breaker import CLOSED, OPEN, CircuitBreaker
 
 DEFAULT_PRIORITIES: dict[str, list[str]] = {
     "INR": ["razorpay", "stripe"],           # PayPal takes no INR
@@ -30,6 +30,7 @@ class RoutingError(ValueError):
 class Candidate:
     gateway: Gateway
     why: str
+    closed: bool = False  # its breaker was closed (or forced closed) when the plan was made
 
     @property
     def name(self) -> str:
@@ -117,7 +118,7 @@ def plan(amount: Money, config: Mapping, breaker: CircuitBreaker, requested: str
             why = f"first choice for {amount.currency}"
         else:
             why = f"choice {position + 1} for {amount.currency}"
-        candidates.append(Candidate(gateway, why))
+        candidates.append(Candidate(gateway, why, closed=states[name] == CLOSED))
     return candidates, skipped
 
 
