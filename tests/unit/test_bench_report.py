@@ -40,7 +40,8 @@ def test_the_report_shows_goals_baselines_misses_and_what_was_not_measured(tmp_p
 
 
 def test_every_goal_met_is_said_once(tmp_path):
-    keys = {"webhook_(?!bad_signature)\\w+_per_s": "webhook_stripe_per_s", "webhook_\\w+_ack_p99": "webhook_stripe_ack_p99"}
+    keys = {"webhook_(?!bad_signature|rejected)\\w+_per_s": "webhook_stripe_per_s",
+            "webhook_(\\w+_)?ack_p99": "webhook_ack_p99", "webhook_(bad_signature|rejected)_per_s": "webhook_rejected_per_s"}
     results = [{"script": script, "setup": "s", "figures": [
         {"key": keys.get(key, key), "label": key, "goal": "g", "unit": "ms", "runs": [1.0], "met": True,
          "baseline": "", "baseline_runs": [], "note": ""}]} for script, key, _, _ in report.GOALS]
@@ -53,3 +54,16 @@ def test_a_preliminary_report_says_so_before_any_figure():
     text = report.build([], datetime(2026, 12, 4, tzinfo=timezone.utc), [], preliminary=True)
     assert text.index("**Preliminary.**") < text.index("## The goals")
     assert "Preliminary" not in report.build([], datetime(2026, 12, 4, tzinfo=timezone.utc), [])
+
+
+def test_webhook_figures_per_gateway_each_land_in_their_goal_row():
+    def figure(key):
+        return {"key": key, "label": key, "goal": "g", "unit": "/s", "runs": [1.0], "met": True}
+    results = [{"script": "webhook_throughput", "setup": "s", "figures": [
+        figure(k) for k in ("webhook_stripe_per_s", "webhook_paypal_per_s", "webhook_stripe_ack_p50",
+                            "webhook_stripe_ack_p99", "webhook_bad_signature_per_s")]}]
+    goals = report.build(results, datetime(2026, 12, 4, tzinfo=timezone.utc), []).split("## Drills")[0]
+    verified, ack, forged = (goals.index(f"| {k} |") for k in ("webhook_paypal_per_s", "webhook_stripe_ack_p99",
+                                                               "webhook_bad_signature_per_s"))
+    assert goals.index("| webhook_stripe_per_s |") < verified < ack < forged
+    assert "webhook_stripe_ack_p50" not in goals  # no goal for p50: it follows the table
