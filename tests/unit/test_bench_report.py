@@ -27,19 +27,43 @@ def test_the_report_shows_goals_baselines_misses_and_what_was_not_measured(tmp_p
     assert "| authenticated floor above unauthenticated | ≤ 3 ms | 4.5 ms |" in text
     not_met = text.split("## Not met, and why")[1]
     assert "**authenticated floor above unauthenticated** (goal ≤ 3 ms, measured 4.5 ms): token lookup" in not_met
-    assert "click overhead" not in not_met
+    assert "click overhead" not in not_met.split("### Not measured")[0]
     # Nothing saved these: each is still a row, and named under "Not met".
-    assert "| webhooks_verified_rate |  | not measured |" in text
-    assert "bench/webhook_throughput.py: `webhooks_verified_rate` not measured" in not_met
-    assert "bench/statistics_page.py: its figures not measured" in not_met
+    assert "| verified webhooks, gunicorn 2 workers | ≥ 300/s | not measured |" in text
+    not_measured = not_met.split("### Not measured")[1]
+    assert "- `bench/webhook_throughput.py` saved no result" in not_measured
+    assert "verified webhooks, gunicorn 2 workers; verified webhook ack, p99" in not_measured
+    assert "- `bench/statistics_page.py` saved no result" in not_measured
+    assert "bench/api_overhead.py` ran but did not save these" in not_measured  # its other goals' keys are absent
     assert "| acknowledged events lost | 0 | 0 |" in text.split("## Drills and other figures")[1]
     assert "- `bench/drills.py worker-kill`: 2 workers, kill every 300 ms" in text
 
 
 def test_every_goal_met_is_said_once(tmp_path):
+    keys = {"webhook_(?!bad_signature|rejected)\\w+_per_s": "webhook_stripe_per_s",
+            "webhook_(\\w+_)?ack_p99": "webhook_ack_p99", "webhook_(bad_signature|rejected)_per_s": "webhook_rejected_per_s"}
     results = [{"script": script, "setup": "s", "figures": [
-        {"key": key, "label": key, "goal": "g", "unit": "ms", "runs": [1.0], "met": True, "baseline": "",
-         "baseline_runs": [], "note": ""}]} for script, key in report.GOALS]
+        {"key": keys.get(key, key), "label": key, "goal": "g", "unit": "ms", "runs": [1.0], "met": True,
+         "baseline": "", "baseline_runs": [], "note": ""}]} for script, key, _, _ in report.GOALS]
     results += [{"script": s, "setup": "s", "figures": []} for s in report.OTHER_SCRIPTS]
     text = report.build(results, datetime(2026, 12, 4, tzinfo=timezone.utc), [])
     assert "Every goal above is met." in text and "not measured" not in text and "**no**" not in text
+
+
+def test_a_preliminary_report_says_so_before_any_figure():
+    text = report.build([], datetime(2026, 12, 4, tzinfo=timezone.utc), [], preliminary=True)
+    assert text.index("**Preliminary.**") < text.index("## The goals")
+    assert "Preliminary" not in report.build([], datetime(2026, 12, 4, tzinfo=timezone.utc), [])
+
+
+def test_webhook_figures_per_gateway_each_land_in_their_goal_row():
+    def figure(key):
+        return {"key": key, "label": key, "goal": "g", "unit": "/s", "runs": [1.0], "met": True}
+    results = [{"script": "webhook_throughput", "setup": "s", "figures": [
+        figure(k) for k in ("webhook_stripe_per_s", "webhook_paypal_per_s", "webhook_stripe_ack_p50",
+                            "webhook_stripe_ack_p99", "webhook_bad_signature_per_s")]}]
+    goals = report.build(results, datetime(2026, 12, 4, tzinfo=timezone.utc), []).split("## Drills")[0]
+    verified, ack, forged = (goals.index(f"| {k} |") for k in ("webhook_paypal_per_s", "webhook_stripe_ack_p99",
+                                                               "webhook_bad_signature_per_s"))
+    assert goals.index("| webhook_stripe_per_s |") < verified < ack < forged
+    assert "webhook_stripe_ack_p50" not in goals  # no goal for p50: it follows the table
