@@ -121,9 +121,13 @@ CASES = [
 ]
 
 
-def one_run(base: str, session: requests.Session, token: str, requests_per_case: int) -> dict[str, float]:
+def one_run(base: str, session: requests.Session, token: str, requests_per_case: int,
+            invoices: int) -> dict[str, float]:
     """Median ms per case, and of the floor, requests interleaved so every case meets the same load."""
     paths = {"floor": "/api/v1/openapi.json", **{key: path for key, _, path, _ in CASES}}
+    # Smaller runs (a quick check) search a customer that exists and stay within the last page.
+    paths["list_search"] = f"/invoices/?q=customer+{min(1234, invoices // 4 - 1):05d}"
+    paths["list_page_2000"] = f"/invoices/?page={min(2000, max(1, invoices // 25))}"
     headers = {key: ({"Authorization": f"Bearer {token}"} if key.startswith("api_") else {}) for key in paths}
     timings: dict[str, list[float]] = {key: [] for key in paths}
     for key, path in paths.items():  # warm up each worker's caches
@@ -155,7 +159,7 @@ def main() -> None:
             seed(args.invoices, fresh=False)
             print(f"seeded {args.invoices} invoices in {time.perf_counter() - started:.1f} s")
         session = sign_in(stack.base)
-        runs = [one_run(stack.base, session, stack.api_token, args.requests) for _ in range(args.runs)]
+        runs = [one_run(stack.base, session, stack.api_token, args.requests, args.invoices) for _ in range(args.runs)]
 
     floor = [run["floor"] for run in runs]
     figures = []
