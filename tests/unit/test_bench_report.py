@@ -34,6 +34,8 @@ def test_the_report_shows_goals_baselines_misses_and_what_was_not_measured(tmp_p
     assert "- `bench/webhook_throughput.py` saved no result" in not_measured
     assert "verified webhooks, gunicorn 2 workers; verified webhook ack, p99" in not_measured
     assert "- `bench/statistics_page.py` saved no result" in not_measured
+    assert ("| Statistics page at 1,000,000 gateway attempts (p50 < 300 ms) |  | not measured |  | "
+            "`bench/statistics_page.py` saved no result | **no** |") in text.split("## Drills and other figures")[1]
     assert "bench/api_overhead.py` ran but did not save these" in not_measured  # its other goals' keys are absent
     assert "| acknowledged events lost | 0 | 0 |" in text.split("## Drills and other figures")[1]
     assert "- `bench/drills.py worker-kill`: 2 workers, kill every 300 ms" in text
