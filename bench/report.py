@@ -205,18 +205,45 @@ def build(results: list[dict], now: datetime, machine_lines: list[str], prelimin
     return "\n".join(lines).rstrip() + "\n"
 
 
+README_START = "<!-- The table below is written by bench/report.py from the same results as BENCHMARKS.md. -->"
+README_END = "<!-- End of the table written by bench/report.py. -->"
+
+
+def readme_table(results: list[dict]) -> str:
+    """The goals in the README's How fast section: figure, measured (median of runs), goal, met."""
+    lines = [README_START, "", row(["", "measured", "goal", "met"]), row(["---"] * 4)]
+    for script, pattern, words, goal in GOALS:
+        matched = [f for f in figures_of(results, script) if re.fullmatch(pattern, f["key"])]
+        if not matched:
+            lines.append(row([words, "not measured", goal or "—", "**no**" if goal else "—"]))
+        for figure in matched:
+            label, goal_cell, median, _, _, met = cells(figure)
+            lines.append(row([label, median, goal_cell, met]))
+    return "\n".join(lines + ["", README_END])
+
+
+def rewrite_readme(readme: Path, results: list[dict]) -> None:
+    text = readme.read_text()
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise SystemExit(f"{readme} has no table markers for bench/report.py")
+    readme.write_text(text[:start] + readme_table(results) + text[end + len(README_END):])
+
+
 def main() -> None:
     from results import load_all
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
+    parser.add_argument("--readme", type=Path, default=REPO / "README.md")
     parser.add_argument("--preliminary", action="store_true", help="say in the header that the runs were short "
                         "or the machine busy (make bench never passes it)")
     args = parser.parse_args()
     results = load_all(args.results)
     args.out.write_text(build(results, datetime.now(timezone.utc), machine(), args.preliminary))
-    print(f"wrote {args.out} from {len(results)} result files")
+    rewrite_readme(args.readme, results)
+    print(f"wrote {args.out} and the table in {args.readme} from {len(results)} result files")
 
 
 if __name__ == "__main__":

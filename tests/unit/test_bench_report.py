@@ -69,3 +69,18 @@ def test_webhook_figures_per_gateway_each_land_in_their_goal_row():
                                                                "webhook_bad_signature_per_s"))
     assert goals.index("| webhook_stripe_per_s |") < verified < ack < forged
     assert "webhook_stripe_ack_p50" not in goals  # no goal for p50: it follows the table
+
+
+def test_the_readme_table_is_rewritten_between_its_markers_and_nothing_else(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\n## How fast\n\nWords.\n\n{report.README_START}\nold table\n{report.README_END}\n\n"
+                      "## Testing\n")
+    results = [{"script": "api_overhead", "setup": "s", "figures": [
+        {"key": "auth_floor", "label": "auth floor", "goal": "≤ 3 ms", "unit": "ms", "runs": [2.0, 2.5, 9.0],
+         "met": True, "baseline": "", "baseline_runs": [], "note": ""}]}]
+    report.rewrite_readme(readme, results)
+    text = readme.read_text()
+    assert text.startswith("# Title\n\n## How fast\n\nWords.\n\n") and text.endswith("\n\n## Testing\n")
+    assert "old table" not in text
+    assert "| auth floor | 2.5 ms | ≤ 3 ms | yes |" in text
+    assert "| verified webhooks, gunicorn 2 workers | not measured | ≥ 300/s | **no** |" in text
