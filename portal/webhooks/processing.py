@@ -6,9 +6,9 @@ deliveries, redeliveries or reprocess clicks carry it, on one worker or many.
 from __future__ import annotations
 
 import json
+import logging
 
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import Headers
 
 from ..extensions import db
@@ -16,29 +16,32 @@ from ..models import ProcessedEvent, WebhookDelivery
 from ..payments import ledger, registry
 from ..payments.base import GatewayError, PaymentEvent, WebhookRejected
 
+log = logging.getLogger("portal.webhooks")
+FAILED = "failed"  # stored and verified, but applying it raised: kept for the gateway's retry or Reprocess
+
 
 def apply_verified(delivery: WebhookDelivery, event: PaymentEvent) -> str:
-    """Claim the event and apply it, committing; returns the outcome (`duplicate` when already claimed)."""
+    """Store the delivery, claim its event and apply it, in one transaction with one commit; returns the
+    outcome (`duplicate` when the event was already claimed).
+
+    The claim and the changes it makes sit in a savepoint: if applying fails, they are undone but the
+    delivery is still committed, as `failed`, so nothing a gateway gave us is lost and a retry or Reprocess
+    can apply it later."""
     delivery.verified, delivery.event_id, delivery.event_type = True, event.event_id, event.event_type
+    db.session.add(delivery)
     try:
         with db.session.begin_nested():
-            db.session.add(ProcessedEvent(gateway=delivery.gateway, event_id=event.event_id,
-                                          delivery_id=delivery.id))
-    except IntegrityError:
-        delivery.outcome, delivery.detail = ledger.DUPLICATE, "already processed"
-        db.session.commit()
-        return ledger.DUPLICATE
-    outcome, invoice_id, detail = ledger.apply_event(event, source="webhook")
+            # PostgreSQL: a concurrent delivery of the same event waits here until the first one commits.
+            if not ledger.insert_once(ProcessedEvent, gateway=delivery.gateway, event_id=event.event_id,
+                                      delivery_id=delivery.id):
+                outcome, invoice_id, detail = ledger.DUPLICATE, None, "already processed"
+            else:
+                outcome, invoice_id, detail = ledger.apply_event(event, source="webhook")
+    except Exception as exc:  # a bug or a constraint we did not foresee: keep the delivery, say what happened
+        log.exception("%s event %s could not be applied", delivery.gateway, event.event_id)
+        outcome, invoice_id, detail = FAILED, None, f"{type(exc).__name__}: {exc}"
     delivery.outcome, delivery.detail, delivery.invoice_id = outcome, detail[:2000], invoice_id
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # A concurrent delivery of the same event committed first (PostgreSQL, another worker).
-        db.session.rollback()
-        delivery = db.session.get(WebhookDelivery, delivery.id)
-        delivery.verified, delivery.outcome, delivery.detail = True, ledger.DUPLICATE, "processed concurrently"
-        db.session.commit()
-        return ledger.DUPLICATE
+    db.session.commit()
     return outcome
 
 
