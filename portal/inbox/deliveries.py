@@ -42,7 +42,7 @@ MEANING = {
     "mismatch": "Genuine, but it does not match its invoice; it is listed under Needs attention and was not applied.",
     "rejected": "It failed verification and was refused; only its first bytes were kept.",
     "unverified": "The gateway could not be asked to confirm it, so it was not applied; the gateway sends it again.",
-    "received": "Handling never finished (the server stopped while verifying it).",
+    "received": "Handling never finished (stored by an older version before it was verified).",
     "failed": "Genuine and stored, but applying it failed (see the detail); the gateway sends it again, or Reprocess it.",
     "ignored": "Genuine; nothing for this portal to do.",
     "link_closed": "The link expired or was cancelled at the gateway.",
