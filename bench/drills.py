@@ -14,6 +14,7 @@ more attempts: each delivery a worker died under is sent again). Figures go to b
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import signal
@@ -45,12 +46,15 @@ class WorkerKillResult:
     seconds: float
     deliveries: int = 0           # webhook deliveries the sandbox made (events, not attempts)
     attempts: int = 0             # every attempt, retries included
-    matching: int = 0             # invoices paid once whose amount paid is what the gateway took
+    matching: int = 0             # invoices paid by the one payment, for the amount, the gateway reported
 
 
 def worker_kill(invoices: int = 30, every_ms: int = 300, pay_every_ms: int = 20, seed: int = 11) -> WorkerKillResult:
     started = time.monotonic()
-    with Stack(workers=2, sandbox_settings=DRILL_SANDBOX) as stack:
+    # --preload: a worker gunicorn forks to replace a killed one serves at once. Without it each new worker
+    # imports the portal first (a second or more on a busy machine), so a kill every 300 ms kills workers
+    # that are still booting, the portal serves almost nothing and the drill proves nothing.
+    with Stack(workers=2, sandbox_settings=DRILL_SANDBOX, env={"GUNICORN_CMD_ARGS": "--preload"}) as stack:
         local = threading.local()
 
         def new_link(_) -> str:
@@ -87,7 +91,7 @@ def worker_kill(invoices: int = 30, every_ms: int = 300, pay_every_ms: int = 20,
             for link_id in links:  # the customers pay, one every pay_every_ms; the sandbox sends the webhooks
                 stack.control("/_sandbox/pay", {"gateway": "razorpay", "id": link_id})
                 time.sleep(pay_every_ms / 1000)
-            deliveries = _settled_deliveries(stack)
+            deliveries = _settled_deliveries(stack, timeout=60 + invoices * 0.2)
         finally:
             stop.set()
             thread.join()
@@ -98,7 +102,7 @@ def worker_kill(invoices: int = 30, every_ms: int = 300, pay_every_ms: int = 20,
         unanswered = sum(1 for d in deliveries if d["status"] == "failed")
         with stack.app.app_context():
             from portal.extensions import db
-            from portal.models import Invoice, Payment, ProcessedEvent
+            from portal.models import Invoice, Payment, PaymentLink, ProcessedEvent
 
             recorded = set(db.session.scalars(db.select(ProcessedEvent.event_id)
                                               .where(ProcessedEvent.gateway == "razorpay")))
@@ -108,12 +112,22 @@ def worker_kill(invoices: int = 30, every_ms: int = 300, pay_every_ms: int = 20,
         with stack.app.app_context():
             payments = {invoice_id: count for invoice_id, count in db.session.execute(
                 db.select(Payment.invoice_id, db.func.count(Payment.id)).group_by(Payment.invoice_id))}
-            paid = db.session.execute(db.select(Invoice.id, Invoice.amount_paid_minor, Invoice.total_minor)
-                                      .where(Invoice.status == "paid")).all()
-            paid_once = sum(1 for invoice_id, _, _ in paid if payments.get(invoice_id) == 1)
-            # Every link was paid in full at the sandbox: the invoice must hold exactly that, once.
-            matching = sum(1 for invoice_id, amount_paid, total in paid
-                           if payments.get(invoice_id) == 1 and amount_paid == total)
+            paid = db.session.scalars(db.select(Invoice.id).where(Invoice.status == "paid")).all()
+            paid_once = sum(1 for invoice_id in paid if payments.get(invoice_id) == 1)
+            # The gateway's side, from what it sent: which payment paid which link, for how much. An invoice
+            # matches when it is paid by exactly that one payment, for exactly that amount.
+            at_gateway = {}
+            for d in deliveries:
+                entities = json.loads(d["body"])["payload"]
+                at_gateway[entities["payment_link"]["entity"]["id"]] = (entities["payment"]["entity"]["id"],
+                                                                        entities["payment"]["entity"]["amount"])
+            ours = db.session.execute(db.select(PaymentLink.link_id, Payment.invoice_id, Payment.payment_id,
+                                                Payment.amount_minor, Invoice.status, Invoice.amount_paid_minor)
+                                      .join(Payment, Payment.payment_link_id == PaymentLink.id)
+                                      .join(Invoice, Invoice.id == PaymentLink.invoice_id)).all()
+            matching = sum(1 for link_id, invoice_id, payment_id, amount, status, amount_paid in ours
+                           if payments.get(invoice_id) == 1 and status == "paid"
+                           and at_gateway.get(link_id) == (payment_id, amount) and amount_paid == amount)
     return WorkerKillResult(invoices, len(kills), acknowledged, recorded, retried, unanswered, paid_once,
                             time.monotonic() - started, deliveries=len(deliveries),
                             attempts=sum(len(d["response_codes"]) for d in deliveries), matching=matching)
