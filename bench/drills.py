@@ -177,11 +177,13 @@ def main() -> None:
                [r.retried for r in runs], True),
         figure("worker_kill_unanswered", "deliveries whose every attempt met a dying worker (left to reconciliation)",
                "", [r.unanswered for r in runs], True),
+        figure("worker_kill_acknowledged", "events the portal acknowledged (2xx) while workers were killed", "",
+               [len(r.acknowledged) for r in runs], True),
         figure("worker_kill_lost", "acknowledged events lost", "0", lost, not any(lost)),
         figure("worker_kill_matching", "invoices paid once and matching the gateway after reconciliation", "100 %",
                [100 * r.matching / r.invoices for r in runs], all(r.matching == r.invoices for r in runs), unit="%"),
     ]
-    save("worker_kill", f"gunicorn 2 workers, PostgreSQL, Redis, sandbox (Razorpay, up to "
+    save("worker_kill", f"gunicorn 2 workers (--preload), PostgreSQL, Redis, sandbox (Razorpay, up to "
                         f"{DRILL_SANDBOX['webhook_max_attempts']} attempts per delivery); {args.invoices} invoices "
                         f"paid, one every 20 ms", figures)
     sys.exit(0 if all(f.met for f in figures) else 1)
