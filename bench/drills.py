@@ -1,17 +1,20 @@
 """Drills in the production shape (issue 11): what a crash costs, shown rather than assumed.
 
-    .venv/bin/python bench/drills.py worker-kill [--invoices 1000] [--every-ms 300]
+    .venv/bin/python bench/drills.py worker-kill [--invoices 1000] [--every-ms 300] [--runs 3]
     .venv/bin/python bench/drills.py two-instances [--invoices 300] [--runs 3]   (see two_instances below)
 
 worker-kill: customers pay Razorpay links while a gunicorn worker is killed with SIGKILL every few hundred
 milliseconds; the sandbox delivers each payment's webhooks and retries unanswered ones as Razorpay does.
 Afterwards: every event the portal acknowledged (answered 2xx) is recorded, and once `payments reconcile`
 has run (for deliveries whose every retry met a dying worker), every invoice is paid exactly once, as at the
-gateway. tests/drills/test_worker_kill.py runs a small version in `make test`.
+gateway. Each paid Razorpay link sends one `payment_link.paid`, so 1,000 invoices are 1,000 deliveries (and
+more attempts: each delivery a worker died under is sent again). Figures go to bench/results/worker_kill.json
+(bench/results.py). tests/drills/test_worker_kill.py runs a small version in `make test`.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import signal
@@ -41,21 +44,32 @@ class WorkerKillResult:
     unanswered: int               # deliveries whose every attempt met a dying worker
     paid_once: int                # invoices paid, with exactly one payment, after reconciliation
     seconds: float
+    deliveries: int = 0           # webhook deliveries the sandbox made (events, not attempts)
+    attempts: int = 0             # every attempt, retries included
+    matching: int = 0             # invoices paid by the one payment, for the amount, the gateway reported
 
 
 def worker_kill(invoices: int = 30, every_ms: int = 300, pay_every_ms: int = 20, seed: int = 11) -> WorkerKillResult:
     started = time.monotonic()
-    with Stack(workers=2, sandbox_settings=DRILL_SANDBOX) as stack:
-        session = requests.Session()
-        links = []
-        for _ in range(invoices):
-            created = stack.api("POST", "/invoices", session, json={
+    # --preload: a worker gunicorn forks to replace a killed one serves at once. Without it each new worker
+    # imports the portal first (a second or more on a busy machine), so a kill every 300 ms kills workers
+    # that are still booting, the portal serves almost nothing and the drill proves nothing.
+    with Stack(workers=2, sandbox_settings=DRILL_SANDBOX, env={"GUNICORN_CMD_ARGS": "--preload"}) as stack:
+        local = threading.local()
+
+        def new_link(_) -> str:
+            if not hasattr(local, "session"):
+                local.session = requests.Session()
+            created = stack.api("POST", "/invoices", local.session, json={
                 "customer": {"name": "Drill Traders", "email": "drill@example.com"}, "currency": "INR",
                 "items": [{"description": "Work", "quantity": 1, "unit_price": "150.00"}]})
             invoice_id = created.json()["id"]
-            link = stack.api("POST", f"/invoices/{invoice_id}/payment-link", session, json={}).json()
+            link = stack.api("POST", f"/invoices/{invoice_id}/payment-link", local.session, json={}).json()
             assert link["gateway"] == "razorpay", link
-            links.append(link["link_id"])
+            return link["link_id"]
+
+        with ThreadPoolExecutor(max_workers=4) as pool:  # before any kill: a thousand invoices take a while
+            links = list(pool.map(new_link, range(invoices)))
 
         stop, kills = threading.Event(), []
 
@@ -77,7 +91,7 @@ def worker_kill(invoices: int = 30, every_ms: int = 300, pay_every_ms: int = 20,
             for link_id in links:  # the customers pay, one every pay_every_ms; the sandbox sends the webhooks
                 stack.control("/_sandbox/pay", {"gateway": "razorpay", "id": link_id})
                 time.sleep(pay_every_ms / 1000)
-            deliveries = _settled_deliveries(stack)
+            deliveries = _settled_deliveries(stack, timeout=60 + invoices * 0.2)
         finally:
             stop.set()
             thread.join()
@@ -88,7 +102,7 @@ def worker_kill(invoices: int = 30, every_ms: int = 300, pay_every_ms: int = 20,
         unanswered = sum(1 for d in deliveries if d["status"] == "failed")
         with stack.app.app_context():
             from portal.extensions import db
-            from portal.models import Invoice, Payment, ProcessedEvent
+            from portal.models import Invoice, Payment, PaymentLink, ProcessedEvent
 
             recorded = set(db.session.scalars(db.select(ProcessedEvent.event_id)
                                               .where(ProcessedEvent.gateway == "razorpay")))
@@ -100,8 +114,23 @@ def worker_kill(invoices: int = 30, every_ms: int = 300, pay_every_ms: int = 20,
                 db.select(Payment.invoice_id, db.func.count(Payment.id)).group_by(Payment.invoice_id))}
             paid = db.session.scalars(db.select(Invoice.id).where(Invoice.status == "paid")).all()
             paid_once = sum(1 for invoice_id in paid if payments.get(invoice_id) == 1)
+            # The gateway's side, from what it sent: which payment paid which link, for how much. An invoice
+            # matches when it is paid by exactly that one payment, for exactly that amount.
+            at_gateway = {}
+            for d in deliveries:
+                entities = json.loads(d["body"])["payload"]
+                at_gateway[entities["payment_link"]["entity"]["id"]] = (entities["payment"]["entity"]["id"],
+                                                                        entities["payment"]["entity"]["amount"])
+            ours = db.session.execute(db.select(PaymentLink.link_id, Payment.invoice_id, Payment.payment_id,
+                                                Payment.amount_minor, Invoice.status, Invoice.amount_paid_minor)
+                                      .join(Payment, Payment.payment_link_id == PaymentLink.id)
+                                      .join(Invoice, Invoice.id == PaymentLink.invoice_id)).all()
+            matching = sum(1 for link_id, invoice_id, payment_id, amount, status, amount_paid in ours
+                           if payments.get(invoice_id) == 1 and status == "paid"
+                           and at_gateway.get(link_id) == (payment_id, amount) and amount_paid == amount)
     return WorkerKillResult(invoices, len(kills), acknowledged, recorded, retried, unanswered, paid_once,
-                            time.monotonic() - started)
+                            time.monotonic() - started, deliveries=len(deliveries),
+                            attempts=sum(len(d["response_codes"]) for d in deliveries), matching=matching)
 
 
 def _settled_deliveries(stack: Stack, timeout: float = 120.0) -> list[dict]:
@@ -116,19 +145,48 @@ def _settled_deliveries(stack: Stack, timeout: float = 120.0) -> list[dict]:
 
 
 def main() -> None:
+    from results import Figure, save
+
     parser = argparse.ArgumentParser()
     parser.add_argument("drill", choices=["worker-kill"])
-    parser.add_argument("--invoices", type=int, default=1000)
+    parser.add_argument("--invoices", type=int, default=1000, help="invoices paid: one Razorpay delivery each")
     parser.add_argument("--every-ms", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    result = worker_kill(args.invoices, args.every_ms)
-    lost = result.acknowledged - result.recorded
-    print(f"worker-kill: {result.invoices} invoices paid at the gateway, {result.kills} workers killed "
-          f"(SIGKILL every {args.every_ms} ms), {len(result.acknowledged)} events acknowledged, "
-          f"{len(lost)} of them lost; {result.retried} deliveries retried after a kill, {result.unanswered} never "
-          f"answered; after reconciliation "
-          f"{result.paid_once} of {result.invoices} invoices paid exactly once; {result.seconds:.0f} s")
-    sys.exit(0 if not lost and result.paid_once == result.invoices else 1)
+    runs = []
+    for _ in range(args.runs):
+        result = worker_kill(args.invoices, args.every_ms)
+        runs.append(result)
+        print(f"worker-kill: {result.invoices} invoices paid at the gateway, {result.deliveries} webhook deliveries "
+              f"({result.attempts} attempts), {result.kills} workers killed (SIGKILL every {args.every_ms} ms), "
+              f"{len(result.acknowledged)} events acknowledged, {len(result.acknowledged - result.recorded)} of "
+              f"them lost; {result.retried} deliveries retried after a kill, {result.unanswered} never answered; "
+              f"after reconciliation {result.paid_once} of {result.invoices} invoices paid exactly once, "
+              f"{result.matching} matching the gateway; {result.seconds:.0f} s")
+
+    def figure(key, label, goal, values, met, unit="", note=""):
+        return Figure(key, label, goal=goal, unit=unit, runs=[float(v) for v in values], met=met, note=note)
+
+    lost = [len(r.acknowledged - r.recorded) for r in runs]
+    figures = [
+        figure("worker_kill_deliveries", "webhook deliveries while workers are killed (sandbox retries on)",
+               "≥ 1,000", [r.deliveries for r in runs], all(r.deliveries >= 1000 for r in runs)),
+        figure("worker_kill_kills", f"gunicorn workers killed with SIGKILL (one every {args.every_ms} ms)", "> 0",
+               [r.kills for r in runs], all(r.kills > 0 for r in runs)),
+        figure("worker_kill_retried", "deliveries sent again because a worker died under them", "",
+               [r.retried for r in runs], True),
+        figure("worker_kill_unanswered", "deliveries whose every attempt met a dying worker (left to reconciliation)",
+               "", [r.unanswered for r in runs], True),
+        figure("worker_kill_acknowledged", "events the portal acknowledged (2xx) while workers were killed", "",
+               [len(r.acknowledged) for r in runs], True),
+        figure("worker_kill_lost", "acknowledged events lost", "0", lost, not any(lost)),
+        figure("worker_kill_matching", "invoices paid once and matching the gateway after reconciliation", "100 %",
+               [100 * r.matching / r.invoices for r in runs], all(r.matching == r.invoices for r in runs), unit="%"),
+    ]
+    save("worker_kill", f"gunicorn 2 workers (--preload), PostgreSQL, Redis, sandbox (Razorpay, up to "
+                        f"{DRILL_SANDBOX['webhook_max_attempts']} attempts per delivery); {args.invoices} invoices "
+                        f"paid, one every 20 ms", figures)
+    sys.exit(0 if all(f.met for f in figures) else 1)
 
 
 # ---- two instances ---------------------------------------------------------------------------------

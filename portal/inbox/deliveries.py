@@ -30,6 +30,7 @@ OUTCOMES = {
     "rejected": "Rejected",
     "unverified": "Not verified yet",
     "received": "Not finished",
+    "failed": "Not applied",
     "ignored": "Nothing to do",
     "link_closed": "Link closed",
     "queued": "Capture queued",
@@ -41,12 +42,13 @@ MEANING = {
     "mismatch": "Genuine, but it does not match its invoice; it is listed under Needs attention and was not applied.",
     "rejected": "It failed verification and was refused; only its first bytes were kept.",
     "unverified": "The gateway could not be asked to confirm it, so it was not applied; the gateway sends it again.",
-    "received": "Handling never finished (the server stopped while verifying it).",
+    "received": "Handling never finished (stored by an older version before it was verified).",
+    "failed": "Genuine and stored, but applying it failed (see the detail); the gateway sends it again, or Reprocess it.",
     "ignored": "Genuine; nothing for this portal to do.",
     "link_closed": "The link expired or was cancelled at the gateway.",
     "queued": "The customer approved the payment; capturing it runs in the background.",
 }
-BAD_OUTCOMES = ("rejected", "unverified", "received", "mismatch", "unknown_object")
+BAD_OUTCOMES = ("rejected", "unverified", "received", "failed", "mismatch", "unknown_object")
 
 SECRET_HEADER = re.compile(r"signature|secret|token|key|authorization|cookie|password|-sig$", re.I)
 SECRET_FIELD = re.compile(r'("[^"]*(?:secret|password|token|signature|api_?key|card_?number|cvv|cvc)[^"]*"\s*:\s*)"(?:[^"\\]|\\.)*"',

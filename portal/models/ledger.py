@@ -40,7 +40,8 @@ class Payment(db.Model):
 
 
 class WebhookDelivery(db.Model):
-    """Every delivery to /webhooks/*, stored before anything else: raw bytes, headers, what we did.
+    """Every delivery to /webhooks/*, stored once its signature is checked (in the transaction that applies
+    it, or trimmed when it fails): raw bytes, headers, what we did.
 
     A delivery that fails verification keeps only its first bytes (body_truncated), with the size and
     SHA-256 of the whole body, so forgeries cannot fill the database; a verified one is kept whole. Rows
@@ -64,8 +65,8 @@ class WebhookDelivery(db.Model):
     body_truncated: Mapped[bool] = mapped_column(default=False, server_default=false())
     headers: Mapped[str] = mapped_column(ForeignText(), default="{}")  # JSON; cookies and authorization removed
     verified: Mapped[bool] = mapped_column(default=False)
-    # received, rejected, unverified (could not check: gateway down), duplicate, applied, ignored,
-    # unknown_object, mismatch, link_closed, queued
+    # received (older rows: handling never finished), rejected, unverified (could not check: gateway down),
+    # failed (verified, applying raised), duplicate, applied, ignored, unknown_object, mismatch, link_closed, queued
     outcome: Mapped[str] = mapped_column(String(20), default="received")
     detail: Mapped[str] = mapped_column(ForeignText(), default="")
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), index=True)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import jobs
 from ..extensions import db
-from ..models import AuditEvent, Invoice, Payment, PaymentLink, PaymentMismatch, WebhookTransmission
+from ..models import AuditEvent, Invoice, Payment, PaymentLink, PaymentMismatch, WebhookTransmission, utcnow
 from ..money import Money
 from . import registry
 from .base import (EVENT_APPROVED, EVENT_CANCELLED, EVENT_EXPIRED, EVENT_FAILED, EVENT_PAID, EVENT_PARTIALLY_PAID,
@@ -40,6 +40,15 @@ def find_link(gateway: str, link_id: str | None, reference: str | None) -> Payme
     return None
 
 
+def insert_once(model, **values) -> bool:
+    """INSERT a row unless one with the same unique key is there (ON CONFLICT DO NOTHING, on PostgreSQL and
+    SQLite alike): one statement, no savepoint. True when this call inserted it. On PostgreSQL a concurrent
+    transaction inserting the same key makes this one wait for its outcome, so exactly one of them wins."""
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(model).values(**values).on_conflict_do_nothing()
+    return db.session.execute(statement.returning(*model.__table__.primary_key.columns)).first() is not None
+
+
 def claim_transmission(event: PaymentEvent, body: bytes) -> None:
     """A signed transmission id is good for one body (PayPal signs only a CRC-32 of it, which can be forced).
     The same bytes again are the gateway delivering once more and go on (to be answered as a duplicate, or
@@ -48,23 +57,13 @@ def claim_transmission(event: PaymentEvent, body: bytes) -> None:
     if not event.transmission_id:
         return
     digest = hashlib.sha256(body).hexdigest()
-    seen = _transmission(event.gateway, event.transmission_id)
-    if seen is None:
-        try:
-            with db.session.begin_nested():
-                db.session.add(WebhookTransmission(gateway=event.gateway, transmission_id=event.transmission_id,
-                                                   body_sha256=digest))
-            return
-        except IntegrityError:
-            seen = _transmission(event.gateway, event.transmission_id)  # a concurrent delivery claimed it
-    if seen is None or seen.body_sha256 != digest:
+    if insert_once(WebhookTransmission, gateway=event.gateway, transmission_id=event.transmission_id,
+                   body_sha256=digest, received_at=utcnow()):
+        return
+    seen = db.session.scalar(db.select(WebhookTransmission.body_sha256).where(
+        WebhookTransmission.gateway == event.gateway, WebhookTransmission.transmission_id == event.transmission_id))
+    if seen != digest:
         raise WebhookRejected(f"transmission {event.transmission_id[:60]!r} was already used for another body")
-
-
-def _transmission(gateway: str, transmission_id: str) -> WebhookTransmission | None:
-    return db.session.scalar(db.select(WebhookTransmission).where(WebhookTransmission.gateway == gateway,
-                                                                   WebhookTransmission.transmission_id == transmission_id)
-                             .execution_options(populate_existing=True))
 
 
 def apply_event(event: PaymentEvent, source: str = "webhook") -> tuple[str, int | None, str]:
@@ -118,21 +117,20 @@ def _record_failure(event: PaymentEvent) -> tuple[str, int | None, str]:
 def record_payment(link: PaymentLink, payment: GatewayPayment, source: str, full: bool = False
                    ) -> tuple[str, int | None, str]:
     """Record one payment against the link's invoice, once; check it first."""
-    # Lock the invoice row (PostgreSQL: other workers applying other payments wait here), then read it fresh.
-    db.session.execute(db.select(Invoice.id).where(Invoice.id == link.invoice_id).with_for_update())
-    invoice = db.session.get(Invoice, link.invoice_id, populate_existing=True)
+    # Lock the invoice row and read it fresh, in one statement (PostgreSQL: other workers applying other
+    # payments to it wait here).
+    invoice = db.session.scalars(db.select(Invoice).where(Invoice.id == link.invoice_id).with_for_update(of=Invoice)
+                                 .execution_options(populate_existing=True)).one()
     problem = _mismatch(link, invoice, payment.amount, full)
     if problem:
         kind, detail = problem
         _flag(link, invoice, payment.payment_id, kind, detail, source)
         return MISMATCH, invoice.id, detail
-    try:
-        with db.session.begin_nested():
-            db.session.add(Payment(invoice_id=invoice.id, payment_link_id=link.id, gateway=link.gateway,
-                                   payment_id=payment.payment_id, currency=payment.amount.currency,
-                                   amount_minor=payment.amount.minor, source=source))
-    except IntegrityError:
+    if not insert_once(Payment, invoice_id=invoice.id, payment_link_id=link.id, gateway=link.gateway,
+                       payment_id=payment.payment_id, currency=payment.amount.currency,
+                       amount_minor=payment.amount.minor, status="completed", source=source, received_at=utcnow()):
         return DUPLICATE, invoice.id, f"payment {payment.payment_id} already recorded"
+    db.session.expire(invoice, ["payments"])  # inserted beside the ORM: a loaded list would miss it
     link.amount_paid_minor = min(link.amount_minor, link.amount_paid_minor + payment.amount.minor)
     link.status = "paid" if link.amount_paid_minor >= link.amount_minor else "partially_paid"
     if invoice.status == "void":

@@ -6,9 +6,10 @@ deliveries, redeliveries or reprocess clicks carry it, on one worker or many.
 from __future__ import annotations
 
 import json
+import logging
 
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import inspect
 from werkzeug.datastructures import Headers
 
 from ..extensions import db
@@ -16,30 +17,48 @@ from ..models import ProcessedEvent, WebhookDelivery
 from ..payments import ledger, registry
 from ..payments.base import GatewayError, PaymentEvent, WebhookRejected
 
+log = logging.getLogger("portal.webhooks")
+FAILED = "failed"  # stored and verified, but applying it raised: kept for the gateway's retry or Reprocess
+
 
 def apply_verified(delivery: WebhookDelivery, event: PaymentEvent) -> str:
-    """Claim the event and apply it, committing; returns the outcome (`duplicate` when already claimed)."""
+    """Store the delivery, claim its event and apply it, in one transaction with one commit; returns the
+    outcome (`duplicate` when the event was already claimed).
+
+    If applying fails, the transaction is rolled back (claim and changes with it) and the delivery alone is
+    committed, as `failed`: nothing a gateway gave us is lost, and a retry or Reprocess applies it later. (A
+    savepoint would do the same at two more statements on every delivery; failures are rare.)"""
     delivery.verified, delivery.event_id, delivery.event_type = True, event.event_id, event.event_type
+    db.session.add(delivery)
     try:
-        with db.session.begin_nested():
-            db.session.add(ProcessedEvent(gateway=delivery.gateway, event_id=event.event_id,
-                                          delivery_id=delivery.id))
-    except IntegrityError:
-        delivery.outcome, delivery.detail = ledger.DUPLICATE, "already processed"
+        db.session.flush()  # the delivery's id, for the claim
+        # PostgreSQL: a concurrent delivery of the same event waits here until the first one commits.
+        if ledger.insert_once(ProcessedEvent, gateway=delivery.gateway, event_id=event.event_id,
+                              delivery_id=delivery.id):
+            outcome, invoice_id, detail = ledger.apply_event(event, source="webhook")
+        else:
+            outcome, invoice_id, detail = ledger.DUPLICATE, None, "already processed"
+        delivery.outcome, delivery.detail, delivery.invoice_id = outcome, detail[:2000], invoice_id
         db.session.commit()
-        return ledger.DUPLICATE
-    outcome, invoice_id, detail = ledger.apply_event(event, source="webhook")
-    delivery.outcome, delivery.detail, delivery.invoice_id = outcome, detail[:2000], invoice_id
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # A concurrent delivery of the same event committed first (PostgreSQL, another worker).
+        return outcome
+    except Exception as exc:  # a bug or a constraint we did not foresee: keep the delivery, say what happened
         db.session.rollback()
-        delivery = db.session.get(WebhookDelivery, delivery.id)
-        delivery.verified, delivery.outcome, delivery.detail = True, ledger.DUPLICATE, "processed concurrently"
-        db.session.commit()
-        return ledger.DUPLICATE
-    return outcome
+        log.exception("%s event %s could not be applied", delivery.gateway, event.event_id)
+        _keep_failed(delivery, f"{type(exc).__name__}: {exc}")
+        return FAILED
+
+
+def _keep_failed(delivery: WebhookDelivery, detail: str) -> None:
+    """Commit the delivery as `failed`: a new row when its INSERT went with the rollback, else the stored one
+    (an admin's Reprocess)."""
+    if inspect(delivery).persistent:
+        delivery.outcome, delivery.detail = FAILED, detail[:2000]
+    else:
+        db.session.add(WebhookDelivery(
+            gateway=delivery.gateway, event_id=delivery.event_id, event_type=delivery.event_type, body=delivery.body,
+            body_size=delivery.body_size, body_sha256=delivery.body_sha256, headers=delivery.headers, verified=True,
+            outcome=FAILED, detail=detail[:2000]))
+    db.session.commit()
 
 
 class CannotReprocess(Exception):

@@ -31,23 +31,18 @@ def client_address() -> str:
     return get_remote_address()  # after ProxyFix, which trusts only TRUSTED_PROXY_COUNT proxies
 
 
-def exhausted(address: str) -> bool:
-    """False when the storage cannot be reached: a Redis outage must not cost genuine deliveries (and a
-    forgery is still cut down to its first bytes, so the database stays safe)."""
+def admit(address: str) -> bool:
+    """Count one more failed delivery from the address, in one round trip; False once the address has used
+    its WEBHOOK_REJECTED_LIMIT (that delivery is not counted, and not stored). True when the storage cannot
+    be reached: a Redis outage must not cost genuine deliveries (and a forgery is still cut down to its first
+    bytes, so the database stays safe)."""
     strategy, item = _window()
     try:
-        return not strategy.test(item, NAMESPACE, address)
+        admitted = strategy.hit(item, NAMESPACE, address)
     except Exception as exc:  # redis-py, limits: whatever the storage raises
         log.warning("webhook rejection count unavailable (%s): not limiting", type(exc).__name__)
-        return False
-
-
-def record(address: str) -> None:
-    strategy, item = _window()
-    try:
-        strategy.hit(item, NAMESPACE, address)
-    except Exception as exc:
-        log.warning("webhook rejection not counted (%s)", type(exc).__name__)
+        return True
+    return admitted  # a burst of rejections shows under Needs attention (WEBHOOK_REJECTED_BURST), not per line
 
 
 def retry_after(address: str) -> int:

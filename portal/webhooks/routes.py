@@ -6,13 +6,14 @@ malformed bodies; 413 for oversized bodies; 429 once a client address has sent W
 deliveries that failed verification; 503 only when the gateway's own verification service is down (the
 gateway retries). Gateway calls an event causes run as background jobs.
 
-What is stored: a delivery is written whole and committed before it is verified, so a crash while
-verifying (PayPal may call out for seconds) leaves it on record. If it then fails verification, the same
-request cuts it down to what helps diagnose it (size, SHA-256, the first REJECTED_BODY_KEPT bytes, headers
-within REJECTED_HEADERS_KEPT characters): a forger can no longer fill the database, and a verified delivery
-stays whole. Past the limit the order flips: the delivery is verified first and stored (whole) only if it
-verifies, else refused with 429 and not stored; a crash there loses only our copy of a delivery we never
-acknowledged, which the gateway sends again.
+What is stored: the signature is checked on the raw bytes before any database work (PayPal may call out to
+fetch its certificate). A verified delivery is then stored whole, claimed and applied in one transaction
+(portal/webhooks/processing.py), so a worker killed before the commit leaves nothing behind and nothing
+acknowledged: the gateway sends it again. A delivery that fails verification is stored with one INSERT, cut
+down to what helps diagnose it (size, SHA-256, the first REJECTED_BODY_KEPT bytes, headers within
+REJECTED_HEADERS_KEPT characters), so a forger can no longer fill the database; once its address has sent
+WEBHOOK_REJECTED_LIMIT of them it is refused with 429 and not stored. A genuine gateway is never held back:
+the count is only looked at once a delivery has failed verification.
 """
 import hashlib
 import json
@@ -56,61 +57,58 @@ def receive(gateway: str):
     if body is None:
         return json_error(413, "payload_too_large", "The webhook body is larger than this endpoint accepts.")
     headers = {k: v for k, v in request.headers.items() if k.lower() not in DROPPED_HEADERS}
-    address = rejections.client_address()
-    # On record before anything else; from an address past its limit, only once it verifies (see above).
-    delivery = None if rejections.exhausted(address) else _store(gateway, adapter, body, headers)
-
     try:
         event = adapter.verify_webhook(body, request.headers, adapter.settings.timeout)
-        ledger.claim_transmission(event, body)  # PayPal: one body per signed transmission id
     except WebhookRejected as exc:
-        return _refuse(delivery, body, headers, address, "rejected", str(exc),
+        return _refuse(gateway, adapter, body, headers, "rejected", str(exc),
                        400, "webhook_rejected", "The webhook could not be verified.")
     except GatewayError as exc:
-        return _refuse(delivery, body, headers, address, "unverified", f"{exc.kind} {exc.code}: {exc.message}",
+        return _refuse(gateway, adapter, body, headers, "unverified", f"{exc.kind} {exc.code}: {exc.message}",
                        503, "verification_unavailable", "Could not verify the webhook now; send it again.")
-    if delivery is None:
-        delivery = _store(gateway, adapter, body, headers)  # genuine, from an address past its limit
-
+    delivery = WebhookDelivery(gateway=gateway, event_id=event.event_id, event_type=event.event_type, body=body,
+                               body_size=len(body), body_sha256=hashlib.sha256(body).hexdigest(),
+                               headers=json.dumps(headers), verified=True, outcome="received", detail="")
+    try:
+        ledger.claim_transmission(event, body)  # PayPal: one body per signed transmission id
+    except WebhookRejected as exc:
+        db.session.rollback()
+        return _refuse(gateway, adapter, body, headers, "rejected", str(exc),
+                       400, "webhook_rejected", "The webhook could not be verified.")
     outcome = processing.apply_verified(delivery, event)
+    if outcome == processing.FAILED:  # stored, not applied: the gateway sends it again, or an admin reprocesses it
+        return json_error(500, "webhook_not_applied", "The webhook was stored but could not be applied; send it again.")
     return jsonify({"status": outcome}), 200
 
 
-def _store(gateway: str, adapter, body: bytes, headers: dict) -> WebhookDelivery:
-    delivery = WebhookDelivery(gateway=gateway, event_id=_safe(adapter.webhook_event_id, body, request.headers),
-                               body=body, body_size=len(body), body_sha256=hashlib.sha256(body).hexdigest(),
-                               headers=json.dumps(headers), verified=False, outcome="received")
-    db.session.add(delivery)
-    db.session.commit()  # nothing a gateway sent us is lost, whatever happens next
-    return delivery
-
-
-def _refuse(delivery, body, headers, address, outcome, detail, status, code, message):
-    """A delivery we will not act on: count it against its address; keep only what helps diagnose it.
-
-    Unverifiable ones (503) count too: the gateway sends those again, and past the limit a delivery is
-    still verified before it is refused, so a genuine gateway is never held back by the count."""
-    rejections.record(address)
-    if delivery is None:  # past the limit: nothing stored
+def _refuse(gateway, adapter, body, headers, outcome, detail, status, code, message):
+    """A delivery we will not act on: count it against its address; keep only what helps diagnose it, in one
+    INSERT. Unverifiable ones (503) count too: the gateway sends those again, and a genuine delivery is
+    verified before the count is looked at, so a genuine gateway is never held back by it."""
+    address = rejections.client_address()
+    if not rejections.admit(address):  # past the limit: nothing stored
         if status == 503:
             return json_error(status, code, message)
         response, status = json_error(429, "too_many_rejected_deliveries",
                                       "Too many deliveries from this address failed verification; try later.")
         response.headers["Retry-After"] = str(rejections.retry_after(address))
         return response, status
-    delivery.body, delivery.body_truncated = body[:REJECTED_BODY_KEPT], len(body) > REJECTED_BODY_KEPT
-    delivery.headers = _bounded_headers(headers)
-    delivery.outcome, delivery.detail = outcome, detail[:2000]
+    # Core, not the ORM: no object to build, track or flush for a delivery nobody will act on.
+    db.session.connection().execute(WebhookDelivery.__table__.insert().values(
+        gateway=gateway, event_id=_safe(adapter.webhook_event_id, body, request.headers),
+        body=body[:REJECTED_BODY_KEPT], body_size=len(body), body_sha256=hashlib.sha256(body).hexdigest(),
+        body_truncated=len(body) > REJECTED_BODY_KEPT, headers=_bounded_headers(headers), verified=False,
+        outcome=outcome, detail=detail[:2000]))
     db.session.commit()
-    if rejections.exhausted(address):  # this one used the address's last slot
-        log.warning("%s webhook deliveries from %s keep failing verification: refusing them for a while",
-                    delivery.gateway, address)
     return json_error(status, code, message)
 
 
 def _bounded_headers(headers: dict) -> str:
     """The headers as JSON within REJECTED_HEADERS_KEPT characters: long values cut, and headers that no
     longer fit left out (the sender chooses how many and how long)."""
+    cut = {name[:HEADER_VALUE_KEPT]: value[:HEADER_VALUE_KEPT] for name, value in headers.items()}
+    whole = json.dumps(cut)
+    if len(whole) <= REJECTED_HEADERS_KEPT:  # the usual case: every header fits
+        return whole
     kept: dict[str, str] = {}
     for name, value in headers.items():
         candidate = {**kept, name[:HEADER_VALUE_KEPT]: value[:HEADER_VALUE_KEPT]}

@@ -15,3 +15,4 @@ def test_killing_workers_mid_webhooks_loses_no_acknowledged_event_and_pays_each_
     assert len(result.acknowledged) >= result.invoices  # at least each payment's payment_link.paid got through
     assert result.acknowledged - result.recorded == set(), "an acknowledged event was lost"
     assert result.paid_once == result.invoices
+    assert result.matching == result.invoices, "an invoice's amount paid differs from what the gateway took"
