@@ -509,10 +509,11 @@ def _cursor_mark(cursor: str) -> tuple[datetime, int]:
         mark = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
         created, invoice_id = mark.split("|")
         created_at, invoice_id = datetime.fromisoformat(created), int(invoice_id)
+        if created_at.tzinfo is None or not 0 < invoice_id <= MAX_ID:
+            raise ValueError("no offset, or an id no row can have")
+        created_at = created_at.astimezone(timezone.utc)  # overflows here, not in the query, at year 1 or 9999
     except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
         raise CursorError("not a cursor this list handed out") from None
-    if created_at.tzinfo is None or not 0 < invoice_id <= MAX_ID:
-        raise CursorError("not a cursor this list handed out")
     return created_at, invoice_id
 
 

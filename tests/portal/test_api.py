@@ -463,6 +463,7 @@ def test_list_pagination(api, make_invoice):
     "per_page=0", "per_page=101", "per_page=1000", "per_page=x", "per_page=%C2%B2",
     "cursor=x", "cursor=%25%25%25", "cursor=" + "A" * 101, "cursor=MjAyNi0wMS0wMVQwMDowMDowMHwx",  # no offset
     "cursor=bm90IGEgY3Vyc29y", "cursor=MjAyNi0wMS0wMVQwMDowMDowMCswMDowMHwtNQ",  # an id of -5
+    "cursor=MDAwMS0wMS0wMVQwMDowMDowMCswMTowMHw1",  # year 1 at +01:00: before the first UTC instant
 ])
 def test_list_bad_parameter_is_400_invalid_parameter(api, make_invoice, query):
     make_invoice()
