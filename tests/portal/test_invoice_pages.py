@@ -41,7 +41,8 @@ def many_invoices(app):
 
 @pytest.mark.parametrize("query", [
     "", "sort=created&dir=asc", "sort=customer", "sort=customer&dir=asc", "sort=amount", "sort=due&dir=asc",
-    "sort=status", "sort=number&dir=asc", "status=paid", "status=open&sort=customer", "q=same",
+    "sort=status", "sort=number&dir=asc", "status=paid", "status=open&sort=customer", "q=same", "sort=due",
+    "status=paid&sort=due",
 ])
 def test_html_pages_together_are_the_whole_list_in_order(signed_in_staff, many_invoices, query):
     whole = csv_numbers(signed_in_staff.get(f"/invoices/export.csv?{query}"))
