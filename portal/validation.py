@@ -23,6 +23,7 @@ MAX_ID = 2**31 - 1
 # Far beyond any real listing, yet OFFSET (page - 1) * per_page stays inside a 64-bit integer.
 MAX_PAGE = 1_000_000_000
 MAX_PER_PAGE = 100
+MAX_CURSOR_LENGTH = 100  # the API list's next_cursor is about 50 characters
 MAX_SEARCH_LENGTH = 200  # a search box's text; longer than any number, name or email we hold
 # No query value we read is anywhere near this long; a longer one is an attack or an accident.
 MAX_QUERY_VALUE = 4096

@@ -1,6 +1,6 @@
 """The OpenAPI 3 description of `/api/v1`, served at `/api/v1/openapi.json`."""
 from ..models import STATUSES
-from ..validation import MAX_ID, MAX_PAGE, MAX_PER_PAGE, MAX_SEARCH_LENGTH
+from ..validation import MAX_CURSOR_LENGTH, MAX_ID, MAX_PAGE, MAX_PER_PAGE, MAX_SEARCH_LENGTH
 
 _money = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "example": "1234.50",
           "description": "Decimal string in major units; never a float."}
@@ -60,6 +60,11 @@ def openapi_document() -> dict:
                         {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
                         {"name": "per_page", "in": "query",
                          "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}},
+                        {"name": "cursor", "in": "query",
+                         "schema": {"type": "string", "maxLength": MAX_CURSOR_LENGTH,
+                                    "pattern": _NO_CONTROL_CHARACTERS},
+                         "description": "next_cursor from a previous answer: the page after it (keyset "
+                                        "pagination, as fast however deep); not with page"},
                     ],
                     "responses": _responses("200", {"$ref": "#/components/schemas/InvoicePage"}, "400", "401"),
                 },
@@ -369,10 +374,15 @@ def openapi_document() -> dict:
                                    "total": {"type": "integer"}},
                 },
                 "InvoicePage": {
-                    "type": "object", "required": ["items", "page", "per_page", "total"],
+                    "type": "object", "required": ["items", "page", "per_page", "total", "next_cursor"],
                     "properties": {"items": {"type": "array", "items": _invoice_ref},
-                                   "page": {"type": "integer"}, "per_page": {"type": "integer"},
-                                   "total": {"type": "integer"}},
+                                   "page": {"type": "integer", "nullable": True,
+                                            "description": "null when the page was asked for by cursor"},
+                                   "per_page": {"type": "integer"},
+                                   "total": {"type": "integer"},
+                                   "next_cursor": {"type": "string", "nullable": True,
+                                                   "description": "pass as cursor for the next page; "
+                                                                  "null on the last page"}},
                 },
             },
         },

@@ -5,6 +5,8 @@ anything: a request with any bad field changes nothing and names every bad field
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import io
 import re
@@ -12,11 +14,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import func, or_, union_all
+from sqlalchemy import bindparam, func, or_, tuple_, union_all
 
 from ..extensions import db
 from .. import totals as totals_rules
 from ..models import AuditEvent, Customer, Invoice, InvoiceSequence, STATUSES, TaxRate, User, utcnow
+from ..models.types import UTCDateTime
 from ..money import Money, MoneyError, normalize_currency
 from ..spreadsheets import safe_cell
 from ..validation import MAX_ID
@@ -477,12 +480,55 @@ class InvoicePage(Pagination):
         return list(db.session.execute(stmt).unique().scalars())
 
     def _query_count(self) -> int:
-        return db.session.scalar(db.select(func.count()).select_from(self._ids().order_by(None).subquery()))
+        return invoice_count(self._query_args["filters"])
+
+
+def invoice_count(filters: ListFilters) -> int:
+    return db.session.scalar(db.select(func.count()).select_from(
+        db.select(Invoice.id).where(*filters.conditions()).subquery()))
 
 
 def invoice_page(filters: ListFilters, page: int, per_page: int, options=(), count: bool = True) -> InvoicePage:
     return InvoicePage(page=page, per_page=per_page, max_per_page=None, error_out=False, count=count,
                        filters=filters, options=options)
+
+
+class CursorError(ValueError):
+    """A cursor this list did not hand out (or from an order it no longer serves)."""
+
+
+def newest_first_cursor(invoice: Invoice) -> str:
+    """An opaque mark just after `invoice` in the newest-first order (created_at, then id, both descending).
+    Clients pass it back as they got it; its contents are ours to change."""
+    mark = f"{invoice.created_at.astimezone(timezone.utc).isoformat()}|{invoice.id}"
+    return base64.urlsafe_b64encode(mark.encode()).decode().rstrip("=")
+
+
+def _cursor_mark(cursor: str) -> tuple[datetime, int]:
+    try:
+        mark = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        created, invoice_id = mark.split("|")
+        created_at, invoice_id = datetime.fromisoformat(created), int(invoice_id)
+        if created_at.tzinfo is None or not 0 < invoice_id <= MAX_ID:
+            raise ValueError("no offset, or an id no row can have")
+        created_at = created_at.astimezone(timezone.utc)  # overflows here, not in the query, at year 1 or 9999
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
+        raise CursorError("not a cursor this list handed out") from None
+    return created_at, invoice_id
+
+
+def invoices_after(filters: ListFilters, cursor: str, per_page: int, options=()) -> list[Invoice]:
+    """The page after `cursor` in the newest-first order (keyset pagination): a row comparison on
+    (created_at, id) that ix_invoices_created (or ix_invoices_status_created under a status filter) answers
+    from its position, however deep, where OFFSET counts every row before the page."""
+    if filters.sort != DEFAULT_SORT or filters.dir != "desc":
+        raise CursorError("cursors follow the newest-first order only")
+    created_at, invoice_id = _cursor_mark(cursor)
+    after = tuple_(Invoice.created_at, Invoice.id) < tuple_(
+        bindparam("cursor_created", created_at, type_=UTCDateTime), bindparam("cursor_id", invoice_id))
+    stmt = (db.select(Invoice).where(*filters.conditions(), after).order_by(*filters.order_by())
+            .limit(per_page).options(*options))
+    return list(db.session.execute(stmt).unique().scalars())
 
 
 def totals_by_currency(filters: ListFilters) -> list[dict]:

@@ -172,6 +172,7 @@ class Invoice(db.Model):
         Index("ix_invoices_created", "created_at", "id"),
         Index("ix_invoices_status_created", "status", "created_at", "id"),
         # The invoice list's sort orders (portal/invoices/service.py SORT_COLUMNS), each ending on the id.
+        # Descending with no due date last is ix_invoices_due_desc, on PostgreSQL only (migration e9a3c5d7b1f2).
         Index("ix_invoices_due", "due_date", "id"),
         Index("ix_invoices_currency_total", "currency", "total_minor", "id"),
         Index("ix_invoices_customer", "customer_id", "id"),

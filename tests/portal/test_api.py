@@ -386,15 +386,17 @@ def test_list_is_newest_first_with_page_metadata(api, make_invoice):
     response = api.get("/invoices")
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"items", "page", "per_page", "total"}
+    assert set(body) == {"items", "page", "per_page", "total", "next_cursor"}
     assert body["page"] == 1 and body["per_page"] == 25 and body["total"] == 3
+    assert body["next_cursor"] is None  # everything is on this page
     assert [i["id"] for i in body["items"]] == list(reversed(ids))
     assert all(INVOICE_FIELDS <= set(i) for i in body["items"])
     assert body["items"][0] == api.get(f"/invoices/{ids[-1]}").get_json()
 
 
 def test_list_empty(api):
-    assert api.get("/invoices").get_json() == {"items": [], "page": 1, "per_page": 25, "total": 0}
+    assert api.get("/invoices").get_json() == {"items": [], "page": 1, "per_page": 25, "total": 0,
+                                               "next_cursor": None}
 
 
 def test_list_search_by_number_name_and_email_case_insensitive(api, make_invoice):
@@ -459,6 +461,9 @@ def test_list_pagination(api, make_invoice):
     "status=unknown", "status=DRAFT", "status=paid,open",
     "page=0", "page=-1", "page=abc", "page=1.5", "page=%C2%B2", "page=%D9%A1", "page=99999999999999999999",
     "per_page=0", "per_page=101", "per_page=1000", "per_page=x", "per_page=%C2%B2",
+    "cursor=x", "cursor=%25%25%25", "cursor=" + "A" * 101, "cursor=MjAyNi0wMS0wMVQwMDowMDowMHwx",  # no offset
+    "cursor=bm90IGEgY3Vyc29y", "cursor=MjAyNi0wMS0wMVQwMDowMDowMCswMDowMHwtNQ",  # an id of -5
+    "cursor=MDAwMS0wMS0wMVQwMDowMDowMCswMTowMHw1",  # year 1 at +01:00: before the first UTC instant
 ])
 def test_list_bad_parameter_is_400_invalid_parameter(api, make_invoice, query):
     make_invoice()
