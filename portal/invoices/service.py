@@ -452,7 +452,11 @@ class ListFilters:
 def search_query(q: str | None, status: str | None, filters: ListFilters | None = None):
     """Invoices matching a search (number, customer name or email), status and dates, in the asked order."""
     filters = filters or ListFilters(q=q or "", status=status or "")
-    stmt = db.select(Invoice).where(*filters.conditions()).order_by(*filters.order_by())
+    return _in_order(db.select(Invoice).where(*filters.conditions()), filters)
+
+
+def _in_order(stmt, filters: ListFilters):
+    stmt = stmt.order_by(*filters.order_by())
     if filters.sort == "customer":  # the only order that reads the customer's row
         stmt = stmt.join(Invoice.customer)
     return stmt
@@ -463,21 +467,12 @@ class InvoicePage(Pagination):
     page (OFFSET over whole rows made page 2,000 read and join 50,000 invoices), then those rows with what
     they show. `options` load what the caller needs besides (the API's lines, links and payments)."""
 
-    def _ids(self):
-        filters = self._query_args["filters"]
-        stmt = db.select(Invoice.id).where(*filters.conditions()).order_by(*filters.order_by())
-        if filters.sort == "customer":
-            stmt = stmt.join(Invoice.customer)
-        return stmt
-
     def _query_items(self) -> list:
         filters = self._query_args["filters"]
-        ids = self._ids().limit(self.per_page).offset(self._query_offset).subquery()
-        stmt = (db.select(Invoice).join(ids, Invoice.id == ids.c.id).order_by(*filters.order_by())
-                .options(*self._query_args.get("options", ())))
-        if filters.sort == "customer":
-            stmt = stmt.join(Invoice.customer)
-        return list(db.session.execute(stmt).unique().scalars())
+        ids = (_in_order(db.select(Invoice.id).where(*filters.conditions()), filters)
+               .limit(self.per_page).offset(self._query_offset).subquery())
+        stmt = _in_order(db.select(Invoice).join(ids, Invoice.id == ids.c.id), filters)
+        return list(db.session.execute(stmt.options(*self._query_args.get("options", ()))).unique().scalars())
 
     def _query_count(self) -> int:
         return invoice_count(self._query_args["filters"])

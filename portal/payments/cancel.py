@@ -6,7 +6,7 @@ from flask import current_app
 
 from .. import jobs
 from ..extensions import db
-from ..models import Invoice, PaymentLink
+from ..models import LIVE_STATUSES, Invoice, PaymentLink
 from ..models.payments import LINK_ABANDONED, LINK_FAILED
 from . import registry
 from .base import GatewayError
@@ -22,7 +22,7 @@ def cancel_other_links(invoice_id: int, keep_id: int | None, abandoned_only: boo
     invoice = db.session.get(Invoice, invoice_id)
     # A link paid in part is cancelled too once superseded: what it took is recorded, and it must not
     # take the rest a second time beside its successor.
-    statuses = (LINK_ABANDONED,) if abandoned_only else ("created", "partially_paid", LINK_ABANDONED)
+    statuses = (LINK_ABANDONED,) if abandoned_only else (*LIVE_STATUSES, LINK_ABANDONED)
     rows = db.session.scalars(
         db.select(PaymentLink).where(PaymentLink.invoice_id == invoice_id, PaymentLink.id != (keep_id or -1),
                                      PaymentLink.status.in_(statuses))

@@ -100,8 +100,7 @@ def reusable(rows: list[PaymentLink], amount: Money, requested: str | None) -> P
     fresh_until = utcnow() + REUSE_MARGIN
     for row in reversed(rows):
         if (row.currency == amount.currency and row.amount_minor - row.amount_paid_minor == amount.minor
-                and row.status in LIVE_STATUSES and row.expires_at is not None and row.expires_at > fresh_until
-                and requested in (None, row.gateway)):
+                and row.expires_at is not None and row.is_live(fresh_until) and requested in (None, row.gateway)):
             return row
     return None
 

@@ -24,10 +24,8 @@ Where the numbers come from
 """
 from __future__ import annotations
 
-import math
 from bisect import bisect_right
-from collections import defaultdict, deque
-from itertools import groupby
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta, timezone
 
@@ -42,7 +40,7 @@ from ..models import GatewayAttempt, Invoice, LinkClick, Payment, PaymentLink, S
 from ..money import Money
 from ..payments import registry, routing
 from ..payments.base import TRANSIENT_KINDS
-from ..payments.breaker import Rule
+from ..payments.breaker import MemoryBreakerStore, Rule
 from ..payments.engine import ERROR_WORDS, breaker
 
 MAX_PERIOD_DAYS = 3660          # ten years: longer periods are refused (422)
@@ -186,7 +184,7 @@ def _answered_at(attempt):
 def _breaker_openings(starts, rule: Rule) -> list[tuple[int, str, int]]:
     """Replay each gateway's breaker (portal/payments/breaker.py) over the attempt log between starts[0]
     and starts[-1]: every call calls.call fed it, in the order the answers came (a call's start plus its
-    duration), counted per second as the breaker counts them and judged at each failure as it judges."""
+    duration), fed to the breaker's own in-process store, which counts and judges them as it does live."""
     a = GatewayAttempt
     # As calls.call feeds the breaker: every answer, but only the failures of a click's own calls (its
     # creates and lookups), never a background job's.
@@ -208,34 +206,14 @@ def _breaker_openings(starts, rule: Rule) -> list[tuple[int, str, int]]:
         return min(bisect_right(bounds, at), len(bounds) - 1) - 1
 
     counts: dict[tuple[int, str], int] = defaultdict(int)
-    for name, calls_of_gateway in groupby(rows, key=lambda row: row[0]):
-        window: deque[list[int]] = deque()   # [second, calls, failures] for the last rule.window seconds
-        calls = failures = 0
-        opened: float | None = None
-        for _, at, failed in calls_of_gateway:
-            at, failed = float(at), bool(failed)
-            if opened is not None and at >= opened + rule.cooldown:
-                # The first answer after the cool-down is the probe's: a success closes it, a failure opens
-                # it again; either way the window starts afresh.
-                window.clear()
-                calls = failures = 0
-                opened = at if failed else None
-                if failed and at >= bounds[0]:
-                    counts[(day_of(at), name)] += 1
-                continue
-            second = math.floor(at)
-            if not window or window[-1][0] != second:
-                window.append([second, 0, 0])
-            window[-1][1] += 1
-            window[-1][2] += failed
-            calls, failures = calls + 1, failures + failed
-            while window[0][0] <= second - rule.window:
-                _, old_calls, old_failures = window.popleft()
-                calls, failures = calls - old_calls, failures - old_failures
-            if opened is None and failed and rule.trips(calls, failures):
-                opened = at
-                if at >= bounds[0]:
-                    counts[(day_of(at), name)] += 1
+    store = MemoryBreakerStore()  # the breaker's own rule, fed the answers in the order they came
+    for name, at, failed in rows:
+        at = float(at)
+        before = store.opened_at([name])[name]
+        store.record(name, bool(failed), at, rule)
+        opened = store.opened_at([name])[name]
+        if opened is not None and opened != before and at >= bounds[0]:  # tripped, or a failed probe
+            counts[(day_of(at), name)] += 1
     return [(day, name, count) for (day, name), count in counts.items()]
 
 
