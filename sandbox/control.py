@@ -15,6 +15,16 @@
 | POST /_sandbox/expire | `{"gateway", "id"}`: fast-forward that session / link / order to its expiry |
 | GET  /_sandbox/deliveries | every webhook delivery (`?gateway=` filters): event id, type, target, attempts, codes, body |
 | POST /_sandbox/deliveries/{id}/redeliver | sends that delivery again (same body bytes, freshly signed headers) |
+| POST /_sandbox/refunds | `{"gateway", "payment_id", "amount_minor"?, "reason"?}`: a refund made at the gateway's own
+|                        | dashboard (default: all that is left); the gateway's refund object back, webhooks follow |
+| POST /_sandbox/refunds/mode | `{"gateway", "mode": "instant|settle|pending|fail", "settle_ms"?}`: how new refunds end.
+|                        | instant: done in the create's answer; settle: pending, done `settle_ms` later (default 300);
+|                        | pending: pending until /_sandbox/refunds/settle; fail: pending, then failed `settle_ms` later.
+|                        | Defaults as the gateways behave for cards: Stripe and PayPal instant, Razorpay settle |
+| POST /_sandbox/refunds/settle | `{"gateway", "id", "outcome": "succeeded|failed"}`: a pending refund ends; webhooks follow |
+| POST /_sandbox/disputes | `{"gateway", "payment_id", "amount_minor"?, "reason"?}`: the customer's bank opens a dispute
+|                         | (default: the whole payment); the gateway's dispute object back (with its `id`), webhooks follow |
+| POST /_sandbox/disputes/close | `{"gateway", "id", "outcome": "won|lost"}`: the dispute is decided; webhooks follow |
 | POST /_sandbox/reset | forgets all objects, deliveries, faults and webhook targets |
 """
 
@@ -27,6 +37,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from .config import GATEWAYS
+from .gateway import REFUND_MODES
 from .faults import MODES, Fault
 from .webhooks import WEBHOOK_MODES, WebhookMode
 
@@ -50,6 +61,11 @@ class ControlApp:
         Rule("/_sandbox/expire", methods=["POST"], endpoint="expire"),
         Rule("/_sandbox/deliveries", methods=["GET"], endpoint="deliveries"),
         Rule("/_sandbox/deliveries/<delivery_id>/redeliver", methods=["POST"], endpoint="redeliver"),
+        Rule("/_sandbox/refunds", methods=["POST"], endpoint="refund"),
+        Rule("/_sandbox/refunds/mode", methods=["POST"], endpoint="refund_mode"),
+        Rule("/_sandbox/refunds/settle", methods=["POST"], endpoint="settle_refund"),
+        Rule("/_sandbox/disputes", methods=["POST"], endpoint="open_dispute"),
+        Rule("/_sandbox/disputes/close", methods=["POST"], endpoint="close_dispute"),
         Rule("/_sandbox/reset", methods=["POST"], endpoint="reset"),
     ])
 
@@ -168,6 +184,68 @@ class ControlApp:
         except KeyError:
             raise ControlError(404, f"no such delivery: {delivery_id}")
         return _json(again.describe())
+
+    # ---- money back (issue 12): each gateway's own objects, statuses and webhooks ----------------
+    @staticmethod
+    def _amount(data: dict) -> int | None:
+        amount = data.get("amount_minor")
+        if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0):
+            raise ControlError(400, "amount_minor must be a positive integer of minor units")
+        return amount
+
+    @staticmethod
+    def _run(name: str, what: str, key, action) -> Response:
+        try:
+            return _json(action())
+        except KeyError:
+            raise ControlError(404, f"no such {name} {what}: {key}")
+        except ValueError as exc:
+            raise ControlError(409, str(exc))
+
+    def refund(self, request: Request) -> Response:
+        data = self._body(request)
+        (name,) = self._gateways(data)
+        amount, payment_id = self._amount(data), str(data.get("payment_id"))
+        gateway = self.sandbox.gateways[name]
+        return self._run(name, "payment", payment_id,
+                         lambda: gateway.dashboard_refund(payment_id, amount, str(data.get("reason") or "")))
+
+    def refund_mode(self, request: Request) -> Response:
+        data = self._body(request)
+        (name,) = self._gateways(data)
+        if data.get("mode") not in REFUND_MODES:
+            raise ControlError(400, f"mode must be one of {', '.join(REFUND_MODES)}")
+        settle_ms = data.get("settle_ms", 300)
+        if not isinstance(settle_ms, int) or isinstance(settle_ms, bool) or settle_ms < 0:
+            raise ControlError(400, "settle_ms must be a whole number of milliseconds")
+        self.sandbox.gateways[name].set_refund_mode(data["mode"], settle_ms)
+        return _json({"gateway": name, "mode": data["mode"], "settle_ms": settle_ms})
+
+    def settle_refund(self, request: Request) -> Response:
+        data = self._body(request)
+        (name,) = self._gateways(data)
+        if data.get("outcome") not in ("succeeded", "failed"):
+            raise ControlError(400, "outcome must be succeeded or failed")
+        refund_id = str(data.get("id"))
+        return self._run(name, "refund", refund_id,
+                         lambda: self.sandbox.gateways[name].settle_refund(refund_id, data["outcome"]))
+
+    def open_dispute(self, request: Request) -> Response:
+        data = self._body(request)
+        (name,) = self._gateways(data)
+        amount, payment_id = self._amount(data), str(data.get("payment_id"))
+        gateway = self.sandbox.gateways[name]
+        return self._run(name, "payment", payment_id,
+                         lambda: gateway.open_dispute(payment_id, amount, str(data.get("reason") or "")))
+
+    def close_dispute(self, request: Request) -> Response:
+        data = self._body(request)
+        (name,) = self._gateways(data)
+        if data.get("outcome") not in ("won", "lost"):
+            raise ControlError(400, "outcome must be won or lost")
+        dispute_id = str(data.get("id"))
+        return self._run(name, "dispute", dispute_id,
+                         lambda: self.sandbox.gateways[name].close_dispute(dispute_id, data["outcome"]))
 
     def reset(self, request: Request) -> Response:
         self.sandbox.reset()

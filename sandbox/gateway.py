@@ -41,6 +41,9 @@ def page(title: str, body_html: str, status: int = 200) -> Response:
     return Response(doc, status=status, content_type="text/html; charset=utf-8")
 
 
+REFUND_MODES = ("instant", "settle", "pending", "fail")
+
+
 class Gateway:
     name = ""
     url_map: Map
@@ -73,7 +76,33 @@ class Gateway:
         raise NotImplementedError
 
     def sweep(self, now: float) -> None:
-        """Expire what is past its expiry time."""
+        """Expire what is past its expiry time (and, issue 12, end refunds whose settle time has come)."""
+
+    # ---- money back (issue 12; control API in control.py) ---------------------------------------
+    # Each gateway keeps `self.refund_mode` / `self.refund_settle_ms` (set_refund_mode) and applies them to
+    # every new refund, whether made through its API or by dashboard_refund.
+    default_refund_mode = "instant"
+
+    def set_refund_mode(self, mode: str, settle_ms: int) -> None:
+        with self.lock:
+            self.refund_mode, self.refund_settle_ms = mode, settle_ms
+
+    def dashboard_refund(self, payment_id: str, amount_minor: int | None, reason: str) -> dict:
+        """A refund made at the gateway's dashboard: the gateway's refund object; its webhooks follow.
+        KeyError: no such payment; ValueError: more than is left, or not refundable."""
+        raise NotImplementedError
+
+    def settle_refund(self, refund_id: str, outcome: str) -> dict:
+        """A pending refund ends (`succeeded` or `failed`); webhooks follow. KeyError / ValueError (not pending)."""
+        raise NotImplementedError
+
+    def open_dispute(self, payment_id: str, amount_minor: int | None, reason: str) -> dict:
+        """The customer's bank disputes the payment; the gateway's dispute object (with `id`); webhooks follow."""
+        raise NotImplementedError
+
+    def close_dispute(self, dispute_id: str, outcome: str) -> dict:
+        """The dispute is decided, `won` or `lost`; webhooks follow. KeyError / ValueError (already closed)."""
+        raise NotImplementedError
 
     def not_found(self, request: Request) -> Response:
         return json_response({"error": "not found"}, 404)

@@ -118,6 +118,63 @@ class GatewayPayment:
     amount: Money
 
 
+# Normalised refund states (Stripe pending/requires_action/succeeded/failed/canceled, Razorpay pending/processed/failed,
+# PayPal PENDING/COMPLETED/FAILED/CANCELLED).
+REFUND_PENDING = "pending"        # accepted by the gateway, money not yet back with the customer
+REFUND_SUCCEEDED = "succeeded"    # done: the money left the merchant
+REFUND_FAILED = "failed"          # will not happen (or was reversed): nothing left the merchant
+REFUND_STATES = (REFUND_PENDING, REFUND_SUCCEEDED, REFUND_FAILED)
+
+# Normalised dispute states. Stripe warning_needs_response/needs_response/warning_under_review/under_review ->
+# open/under_review, won/warning_closed -> won, lost -> lost; Razorpay open/under_review/won/lost/closed;
+# PayPal OPEN/WAITING_FOR_*/UNDER_REVIEW/RESOLVED (+ dispute_outcome).
+DISPUTE_OPEN = "open"             # the merchant must respond by `respond_by`
+DISPUTE_UNDER_REVIEW = "under_review"  # evidence given (or none asked), the network decides
+DISPUTE_WON = "won"               # the money stays with the merchant
+DISPUTE_LOST = "lost"             # the money went back to the customer
+DISPUTE_STATES = (DISPUTE_OPEN, DISPUTE_UNDER_REVIEW, DISPUTE_WON, DISPUTE_LOST)
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    """One refund to make: built by portal/payments/refunds.py, translated by the adapter."""
+
+    payment_id: str                    # the gateway's id of the payment, as stored in Payment.payment_id:
+                                       # Stripe PaymentIntent pi_..., Razorpay pay_..., PayPal capture id
+    amount: Money                      # in the payment's currency, ISO minor units
+    reference: str                     # our idempotency key, persisted before the call; <= 40 chars
+    invoice_number: str = ""
+    reason: str = ""                   # what staff wrote; sent as a note where the gateway takes one
+
+
+@dataclass(frozen=True)
+class GatewayRefund:
+    """A refund as the gateway reports it, in our terms."""
+
+    gateway: str
+    refund_id: str                     # Stripe re_..., Razorpay rfnd_..., PayPal refund id
+    payment_id: str                    # the payment it refunds (same id as Payment.payment_id)
+    amount: Money
+    status: str                        # one of REFUND_*
+    reference: str | None = None       # our reference, when the gateway echoes it (metadata, receipt, invoice_id)
+    reason: str = ""                   # the gateway's words for why it failed, or the note it carries
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class GatewayDispute:
+    """A dispute (chargeback) as the gateway reports it, in our terms."""
+
+    gateway: str
+    dispute_id: str                    # Stripe dp_..., Razorpay disp_..., PayPal PP-D-...
+    payment_id: str                    # the disputed payment (same id as Payment.payment_id)
+    amount: Money                      # the disputed amount
+    status: str                        # one of DISPUTE_*
+    reason: str = ""                   # the network's or customer's reason, as the gateway words it
+    respond_by: datetime | None = None  # aware UTC: the merchant's deadline to respond
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
 # What a webhook event means for us.
 EVENT_PAID = "paid"                    # money arrived: apply `payment`
 EVENT_PARTIALLY_PAID = "partially_paid"  # money arrived, link still open for the rest: apply `payment`
@@ -126,6 +183,11 @@ EVENT_FAILED = "failed"                # a payment attempt failed; nothing to ap
 EVENT_EXPIRED = "expired"              # the link lapsed
 EVENT_CANCELLED = "cancelled"          # the link was cancelled
 EVENT_IGNORED = "ignored"              # a genuine event we do not act on (still stored)
+EVENT_REFUND = "refund"                # a refund was made or changed state: apply `refund`
+# The payment's refunds changed but the event does not carry them (Stripe charge.refunded, whose charge lists
+# no refunds in current API versions): ask the gateway for the refunds of `refunds_of` (list_refunds).
+EVENT_REFUNDS_CHANGED = "refunds_changed"
+EVENT_DISPUTE = "dispute"              # a dispute was opened, changed or closed: apply `dispute`
 
 
 @dataclass(frozen=True)
@@ -147,6 +209,9 @@ class PaymentEvent:
     # the link's invoice; for a failed payment that names no link, it finds the link.
     invoice_id: int | None = None
     failure: str = ""                  # for failed: the gateway's own words on why, e.g. "declined by the bank"
+    refund: GatewayRefund | None = None    # for EVENT_REFUND
+    dispute: GatewayDispute | None = None  # for EVENT_DISPUTE
+    refunds_of: str | None = None      # for EVENT_REFUNDS_CHANGED: the payment id (Payment.payment_id)
 
 
 class WebhookRejected(Exception):
@@ -321,6 +386,35 @@ class Gateway(ABC):
     @abstractmethod
     def check_credentials(self, timeout: float) -> None:
         """One cheap authenticated call; GatewayError(AUTH) when the keys are refused."""
+
+    # ---- money back: refunds (issue 12) -------------------------------------------------------------
+    # Stripe POST /v1/refunds (payment_intent, Idempotency-Key), Razorpay POST /v1/payments/{id}/refund
+    # (receipt = our reference; no idempotency key), PayPal POST /v2/payments/captures/{id}/refund
+    # (PayPal-Request-Id, invoice_id = our reference).
+
+    def create_refund(self, request: RefundRequest, timeout: float) -> GatewayRefund:
+        """Refund `request.amount` of the payment. Idempotent on `request.reference` where the gateway has
+        idempotency keys (Stripe, PayPal: a repeat answers the first refund). Razorpay has none: the engine
+        calls find_refund before it ever sends a create again after an ambiguous failure.
+        Raises GatewayError; REJECTED with code `refund_exceeds_payment` when the gateway says the amount is
+        more than is left of the payment, `payment_not_refundable` when it cannot be refunded at all."""
+        raise NotImplementedError
+
+    def find_refund(self, request: RefundRequest, timeout: float) -> GatewayRefund | None:
+        """The refund made (or not) for `request.reference`, after an ambiguous failure; None when the gateway
+        surely has none. Never creates one that would refund twice (Razorpay: the payment's refunds, matched on
+        `receipt`; Stripe: the payment's refunds, matched on metadata.reference; PayPal: replay of the create
+        under the same PayPal-Request-Id is the documented way, and is safe)."""
+        raise NotImplementedError
+
+    def fetch_refund(self, refund_id: str, payment_id: str, timeout: float) -> GatewayRefund:
+        """The refund's current state (reconciliation of pending refunds)."""
+        raise NotImplementedError
+
+    def list_refunds(self, payment_id: str, timeout: float) -> list[GatewayRefund] | None:
+        """Every refund of the payment, as the gateway reports it now; None when the gateway cannot list them
+        (PayPal: its refund webhooks carry the refund itself)."""
+        return None
 
     # ---- incoming: webhooks and return pages (issue 5) ----------------------------------------------
 
