@@ -34,7 +34,7 @@ def create_app(config: dict | None = None) -> Flask:
                    statistics, users, cli, pay, templating, webhooks)
     from . import validation
     from .payments import engine as payment_engine
-    from .payments import ledger, reconcile  # noqa: F401  (they register background job handlers)
+    from .payments import ledger, reconcile, refunds  # noqa: F401  (they register background job handlers)
 
     payment_engine.init_app(app)
     security.init_app(app)

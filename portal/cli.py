@@ -246,7 +246,8 @@ def reconcile_command():
     report = reconcile()
     click.echo(f"Checked {report.checked} open links.")
     for title, lines in (("Applied", report.applied), ("Closed", report.closed),
-                         ("Mismatches", report.mismatches), ("Could not reach", report.unreachable)):
+                         ("Mismatches", report.mismatches), ("Could not reach", report.unreachable),
+                         ("Refunds", report.refunds)):
         for line in lines:
             click.echo(f"{title}: {line}")
     mismatches = open_mismatches()

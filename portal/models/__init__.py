@@ -12,7 +12,8 @@ from .invoices import (
     TaxRate,
 )
 from .merchant import MerchantSetting
-from .ledger import Job, Payment, PaymentMismatch, ProcessedEvent, WebhookDelivery, WebhookTransmission
+from .ledger import (Dispute, Job, Payment, PaymentMismatch, ProcessedEvent, Refund, WebhookDelivery,
+                     WebhookTransmission)
 from .payments import (
     LIVE_STATUSES,
     GatewayAttempt,
@@ -27,7 +28,7 @@ from .users import ROLES, ApiToken, User, generate_password, normalize_email
 
 __all__ = [
     "ApiToken", "AuditEvent", "MerchantSetting", "GatewayAttempt", "GatewaySetting", "LIVE_STATUSES", "LinkClick",
-    "PaymentLink", "RoutingRule", "StatisticsDaily", "StatisticsRollup", "Job", "Payment", "PaymentMismatch", "ProcessedEvent", "WebhookDelivery", "WebhookTransmission", "Customer", "FINAL_STATUSES", "Invoice", "InvoiceLine", "InvoiceSequence",
+    "PaymentLink", "RoutingRule", "StatisticsDaily", "StatisticsRollup", "Dispute", "Job", "Payment", "Refund", "PaymentMismatch", "ProcessedEvent", "WebhookDelivery", "WebhookTransmission", "Customer", "FINAL_STATUSES", "Invoice", "InvoiceLine", "InvoiceSequence",
     "InvoiceStateError", "ROLES", "STATUSES", "TaxRate", "TRANSITIONS", "User", "generate_password",
     "normalize_email", "utcnow",
 ]

@@ -148,17 +148,20 @@ class InvoiceLine(db.Model):
                                       self.tax_percent_milli)
 
 
-# Which status may follow which. Payments decide between partially_paid / paid / overpaid.
+# Which status may follow which. Payments decide between partially_paid / paid / overpaid; refunds move an
+# overpaid invoice to paid once the surplus is back, and any invoice whose money all went back to refunded.
+# A refund never reopens an invoice: what was asked for was paid, and the merchant chose to give money back.
 TRANSITIONS: dict[str, frozenset[str]] = {
     "draft": frozenset({"open", "void"}),
     "open": frozenset({"partially_paid", "paid", "overpaid", "void"}),
-    "partially_paid": frozenset({"partially_paid", "paid", "overpaid"}),
-    "paid": frozenset({"overpaid"}),
-    "overpaid": frozenset({"overpaid"}),
+    "partially_paid": frozenset({"partially_paid", "paid", "overpaid", "refunded"}),
+    "paid": frozenset({"overpaid", "refunded"}),
+    "overpaid": frozenset({"overpaid", "paid", "refunded"}),
+    "refunded": frozenset({"partially_paid", "paid", "overpaid"}),  # only if a refund fails after succeeding
     "void": frozenset(),
 }
 STATUSES = tuple(TRANSITIONS)
-FINAL_STATUSES = frozenset({"paid", "overpaid", "void"})
+FINAL_STATUSES = frozenset({"paid", "overpaid", "refunded", "void"})
 
 
 class Invoice(db.Model):
@@ -209,12 +212,17 @@ class Invoice(db.Model):
     # The invoice discount as entered: a percent (thousandths) or an amount; at most one is non-zero.
     discount_percent_milli: Mapped[int] = mapped_column(default=0, server_default="0")
     discount_amount_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Money that went back: succeeded refunds, and disputes lost (portal/payments/refunds.py keeps these).
+    amount_refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    amount_charged_back_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     def __init__(self, **kwargs):
         # Column defaults apply only at INSERT; a new invoice must be a draft from the first line.
         kwargs.setdefault("status", "draft")
         kwargs.setdefault("total_minor", 0)
         kwargs.setdefault("amount_paid_minor", 0)
+        kwargs.setdefault("amount_refunded_minor", 0)
+        kwargs.setdefault("amount_charged_back_minor", 0)
         kwargs.setdefault("discount_percent_milli", 0)
         kwargs.setdefault("discount_amount_minor", 0)
         super().__init__(**kwargs)
@@ -226,6 +234,26 @@ class Invoice(db.Model):
     @property
     def amount_paid(self) -> Money:
         return Money(self.amount_paid_minor, self.currency)
+
+    @property
+    def amount_refunded(self) -> Money:
+        return Money(self.amount_refunded_minor or 0, self.currency)
+
+    @property
+    def amount_charged_back(self) -> Money:
+        return Money(self.amount_charged_back_minor or 0, self.currency)
+
+    @property
+    def collected_net(self) -> Money:
+        """What the merchant keeps: paid, less refunds and lost disputes."""
+        return Money(self.amount_paid_minor - (self.amount_refunded_minor or 0) - (self.amount_charged_back_minor or 0),
+                     self.currency)
+
+    @property
+    def surplus(self) -> Money:
+        """Paid beyond the total and not yet given back (an overpaid invoice's "Refund the extra")."""
+        return Money(max(self.amount_paid_minor - (self.amount_refunded_minor or 0) - self.total_minor, 0),
+                     self.currency)
 
     @property
     def amount_due(self) -> Money:
@@ -321,6 +349,25 @@ class Invoice(db.Model):
         self.amount_paid_minor = paid
         if new_status in ("paid", "overpaid") and self.paid_at is None:
             self.paid_at = utcnow()
+
+    def settle_money_back(self, refunded_minor: int, charged_back_minor: int) -> None:
+        """Take in the sums of succeeded refunds and lost disputes (recomputed from their rows by the caller) and
+        let the status follow: everything paid given back is `refunded`; an overpaid invoice whose surplus went
+        back is `paid`. Money still due stays due (a refund never reopens collection); void stays void."""
+        self.amount_refunded_minor, self.amount_charged_back_minor = refunded_minor, charged_back_minor
+        if self.status in ("draft", "open", "void") or self.amount_paid_minor <= 0:
+            return
+        paid, kept = self.amount_paid_minor, self.amount_paid_minor - refunded_minor
+        if refunded_minor >= paid:
+            new_status = "refunded"
+        elif paid < self.total_minor:
+            new_status = "partially_paid"
+        elif kept > self.total_minor:
+            new_status = "overpaid"
+        else:
+            new_status = "paid"
+        if new_status != self.status:
+            self._move(new_status)
 
     @property
     def year(self) -> int:

@@ -12,9 +12,20 @@ from ..money import Money
 from .types import ForeignString, ForeignText, UTCDateTime, utcnow
 
 
+# A payment's status follows its refunds and disputes (portal/payments/refunds.py `settle_payment`).
+PAYMENT_CAPTURED = "captured"
+PAYMENT_PARTIALLY_REFUNDED = "partially_refunded"
+PAYMENT_REFUNDED = "refunded"
+PAYMENT_DISPUTED = "disputed"            # a dispute is open or under review
+PAYMENT_CHARGED_BACK = "charged_back"    # a dispute was lost: the bank took the money back
+PAYMENT_STATUSES = (PAYMENT_CAPTURED, PAYMENT_PARTIALLY_REFUNDED, PAYMENT_REFUNDED, PAYMENT_DISPUTED,
+                    PAYMENT_CHARGED_BACK)
+
+
 class Payment(db.Model):
     """One payment that reached the merchant. Unique per gateway payment id: applied once, however often
-    the webhook, the return page and reconciliation report it."""
+    the webhook, the return page and reconciliation report it. Every row is money that arrived; what went
+    back since is in its refunds and lost disputes."""
 
     __tablename__ = "payments"
     __table_args__ = (UniqueConstraint("gateway", "payment_id", name="uq_payments_gateway_payment_id"),
@@ -28,15 +39,121 @@ class Payment(db.Model):
     payment_id: Mapped[str] = mapped_column(String(100))
     currency: Mapped[str] = mapped_column(String(3))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(20), default="completed")
+    status: Mapped[str] = mapped_column(String(20), default=PAYMENT_CAPTURED)
     source: Mapped[str] = mapped_column(String(16))  # webhook, return, reconcile
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Sum of its succeeded refunds, recomputed from the refund rows whenever one changes.
+    amount_refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     invoice = relationship("Invoice", back_populates="payments")
+    refunds = relationship("Refund", back_populates="payment", order_by="Refund.id")
+    disputes = relationship("Dispute", back_populates="payment", order_by="Dispute.id")
 
     @property
     def amount(self) -> Money:
         return Money(self.amount_minor, self.currency)
+
+    @property
+    def amount_refunded(self) -> Money:
+        return Money(self.amount_refunded_minor or 0, self.currency)
+
+
+# Refund rows: `requested` is written before the gateway is called (the gateway may or may not have it: it is
+# looked up by its reference before anything is sent again); the gateway's answer moves it on.
+REFUND_REQUESTED = "requested"
+REFUND_PENDING = "pending"
+REFUND_SUCCEEDED = "succeeded"
+REFUND_FAILED = "failed"
+REFUND_OPEN_STATUSES = (REFUND_REQUESTED, REFUND_PENDING)   # money promised, not yet gone
+
+
+class Refund(db.Model):
+    """Money given back from one payment: asked for here (an admin, the API) or made at the gateway's own
+    dashboard and learnt from its webhook. Unique per gateway refund id, and per our reference."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (UniqueConstraint("gateway", "refund_id", name="uq_refunds_gateway_refund_id"),
+                      Index("ix_refunds_payment_row_id", "payment_row_id"),
+                      Index("ix_refunds_status_created", "status", "created_at"),  # Needs attention, reconcile
+                      Index("ix_refunds_settled_at", "settled_at"))  # Statistics: refunded per day
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_row_id: Mapped[int] = mapped_column(ForeignKey("payments.id"))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    gateway: Mapped[str] = mapped_column(String(20))
+    # Our idempotency key (Stripe Idempotency-Key, PayPal PayPal-Request-Id, Razorpay receipt); NULL for a
+    # refund made elsewhere.
+    reference: Mapped[str | None] = mapped_column(String(40), unique=True)
+    # The key of the click or API request that asked for it: ten clicks of one form make one refund.
+    request_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    refund_id: Mapped[str | None] = mapped_column(String(100))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(12), default=REFUND_REQUESTED)
+    reason: Mapped[str] = mapped_column(Text, default="")        # what staff wrote, or the gateway's note
+    failure: Mapped[str] = mapped_column(Text, default="")       # why it failed, in the gateway's words
+    source: Mapped[str] = mapped_column(String(16))  # portal, api (asked here); webhook, reconcile (made elsewhere)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when it succeeded or failed
+
+    payment = relationship("Payment", back_populates="refunds")
+    requested_by = relationship("User")
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.currency)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in REFUND_OPEN_STATUSES
+
+    @property
+    def public_status(self) -> str:
+        """pending, succeeded or failed (the API's words): a request not yet answered is pending too."""
+        return REFUND_PENDING if self.status == REFUND_REQUESTED else self.status
+
+
+DISPUTE_OPEN = "open"
+DISPUTE_UNDER_REVIEW = "under_review"
+DISPUTE_WON = "won"
+DISPUTE_LOST = "lost"
+DISPUTE_ACTIVE_STATUSES = (DISPUTE_OPEN, DISPUTE_UNDER_REVIEW)
+
+
+class Dispute(db.Model):
+    """A customer's bank disputing a payment (a chargeback), as the gateway reports it. A lost dispute is money
+    that left the merchant."""
+
+    __tablename__ = "disputes"
+    __table_args__ = (UniqueConstraint("gateway", "dispute_id", name="uq_disputes_gateway_dispute_id"),
+                      Index("ix_disputes_payment_row_id", "payment_row_id"),
+                      Index("ix_disputes_status_respond_by", "status", "respond_by"))  # Needs attention
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_row_id: Mapped[int] = mapped_column(ForeignKey("payments.id"))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    gateway: Mapped[str] = mapped_column(String(20))
+    dispute_id: Mapped[str] = mapped_column(String(100))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default=DISPUTE_OPEN)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    respond_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    payment = relationship("Payment", back_populates="disputes")
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.currency)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in DISPUTE_ACTIVE_STATUSES
 
 
 class WebhookDelivery(db.Model):

@@ -16,10 +16,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from .. import jobs
 from ..extensions import db
 from ..models import AuditEvent, Invoice, Payment, PaymentLink, PaymentMismatch, WebhookTransmission, utcnow
+from ..models.ledger import PAYMENT_CAPTURED
 from ..money import Money
 from . import registry
-from .base import (EVENT_APPROVED, EVENT_CANCELLED, EVENT_EXPIRED, EVENT_FAILED, EVENT_PAID, EVENT_PARTIALLY_PAID,
-                   GatewayLink, GatewayPayment, PaymentEvent, WebhookRejected)
+from .base import (EVENT_APPROVED, EVENT_CANCELLED, EVENT_DISPUTE, EVENT_EXPIRED, EVENT_FAILED, EVENT_PAID,
+                   EVENT_PARTIALLY_PAID, EVENT_REFUND, EVENT_REFUNDS_CHANGED, GatewayLink, GatewayPayment, PaymentEvent,
+                   WebhookRejected)
 
 log = logging.getLogger("portal.payments.ledger")
 
@@ -68,6 +70,18 @@ def claim_transmission(event: PaymentEvent, body: bytes) -> None:
 
 def apply_event(event: PaymentEvent, source: str = "webhook") -> tuple[str, int | None, str]:
     """Act on a verified event in the caller's transaction. Returns (outcome, invoice id, detail)."""
+    from . import refunds  # refunds imports the engine's calls, which import this module's callers
+
+    if event.kind == EVENT_REFUND and event.refund is not None:
+        return refunds.apply_refund(event.refund, source)
+    if event.kind == EVENT_DISPUTE and event.dispute is not None:
+        return refunds.apply_dispute(event.dispute, source)
+    if event.kind == EVENT_REFUNDS_CHANGED and event.refunds_of:
+        if db.session.scalar(db.select(Payment.invoice_id).where(Payment.gateway == event.gateway,
+                                                                 Payment.payment_id == event.refunds_of)) is None:
+            return UNKNOWN, None, f"no {event.gateway} payment {event.refunds_of!r} here"
+        jobs.enqueue("sync_refunds", gateway=event.gateway, payment_id=event.refunds_of)
+        return QUEUED, None, f"refunds of {event.refunds_of} to be fetched"
     if event.kind == EVENT_FAILED:
         return _record_failure(event)
     link = find_link(event.gateway, event.link_id, event.reference)
@@ -128,7 +142,7 @@ def record_payment(link: PaymentLink, payment: GatewayPayment, source: str, full
         return MISMATCH, invoice.id, detail
     if not insert_once(Payment, invoice_id=invoice.id, payment_link_id=link.id, gateway=link.gateway,
                        payment_id=payment.payment_id, currency=payment.amount.currency,
-                       amount_minor=payment.amount.minor, status="completed", source=source, received_at=utcnow()):
+                       amount_minor=payment.amount.minor, status=PAYMENT_CAPTURED, source=source, received_at=utcnow()):
         return DUPLICATE, invoice.id, f"payment {payment.payment_id} already recorded"
     db.session.expire(invoice, ["payments"])  # inserted beside the ORM: a loaded list would miss it
     link.amount_paid_minor = min(link.amount_minor, link.amount_paid_minor + payment.amount.minor)
@@ -137,6 +151,11 @@ def record_payment(link: PaymentLink, payment: GatewayPayment, source: str, full
         _flag(link, invoice, payment.payment_id, "paid_void_invoice",
               f"{payment.amount.format()} arrived for a void invoice: refund it", source)
         return MISMATCH, invoice.id, "payment for a void invoice"
+    if invoice.status == "refunded":
+        # Everything was given back and the invoice is closed: money arriving now is kept aside for staff.
+        _flag(link, invoice, payment.payment_id, "paid_refunded_invoice",
+              f"{payment.amount.format()} arrived for an invoice already refunded in full: refund it", source)
+        return MISMATCH, invoice.id, "payment for a refunded invoice"
     if invoice.status == "draft":
         invoice.open()
     invoice.record_payment(payment.amount)

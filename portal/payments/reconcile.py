@@ -3,7 +3,8 @@
 Run by `flask --app wsgi payments reconcile`, by the job worker every RECONCILE_INTERVAL_SECONDS, and for one
 invoice by its return page. Paid at the gateway but open here -> the payment is applied (once: payments are
 unique per gateway id); amount or currency differs -> a mismatch for staff; expired or cancelled at the
-gateway -> closed here too.
+gateway -> closed here too. Refunds still open here are asked about too (refunds.reconcile_refunds): pending
+ones until they end, requested ones whose answer was lost by our reference.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from flask import current_app
 from .. import jobs
 from ..extensions import db
 from ..models import PaymentLink, PaymentMismatch
-from . import ledger, registry
+from . import ledger, refunds, registry
 from .base import GatewayError
 
 log = logging.getLogger("portal.payments.reconcile")
@@ -29,6 +30,7 @@ class Report:
     closed: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
+    refunds: list[str] = field(default_factory=list)
 
 
 def reconcile(invoice_id: int | None = None) -> Report:
@@ -57,6 +59,8 @@ def reconcile(invoice_id: int | None = None) -> Report:
             elif outcome == ledger.LINK_CLOSED:
                 report.closed.append(f"{label}: {detail}")
         db.session.commit()
+    if invoice_id is None:
+        report.refunds = refunds.reconcile_refunds()
     log.info("reconciled %d links: %d payments applied, %d closed, %d mismatches, %d unreachable",
              report.checked, len(report.applied), len(report.closed), len(report.mismatches),
              len(report.unreachable))
