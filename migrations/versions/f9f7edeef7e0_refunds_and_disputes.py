@@ -60,6 +60,7 @@ def upgrade():
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('failure', sa.Text(), nullable=False),
+    sa.Column('failure_code', sa.String(length=64), nullable=True),
     sa.Column('source', sa.String(length=16), nullable=False),
     sa.Column('requested_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', portal.models.types.UTCDateTime(timezone=True), nullable=False),

@@ -14,8 +14,8 @@ def _responses(ok_code: str, ok_schema: dict, *errors: str) -> dict:
     described = {
         "400": "Malformed request or parameter (any query value with NUL or control characters, for one)",
         "401": "Missing or invalid API token",
-        "404": "No such invoice (or customer)",
-        "409": "The invoice's status does not allow this",
+        "404": "No such invoice (or customer, or payment)",
+        "409": "The invoice's (or payment's) status does not allow this",
         "422": "Validation failed; `error.fields` names each bad field",
     }
     out = {ok_code: {"description": "OK", "content": {"application/json": {"schema": ok_schema}}}}
@@ -26,6 +26,7 @@ def _responses(ok_code: str, ok_schema: dict, *errors: str) -> dict:
 
 _invoice_ref = {"$ref": "#/components/schemas/Invoice"}
 _customer_ref = {"$ref": "#/components/schemas/CustomerRecord"}
+_refund_ref = {"$ref": "#/components/schemas/Refund"}
 _owed = {"type": "object", "required": ["currency", "amount", "amount_minor"],
          "properties": {"currency": {"type": "string"}, "amount": _money, "amount_minor": _minor}}
 _id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
@@ -104,6 +105,40 @@ def openapi_document() -> dict:
                     "responses": {
                         **_responses("200", {"$ref": "#/components/schemas/PaymentLink"}, "400", "401", "404", "409", "422"),
                         "503": {"description": "No gateway could create a link (`no_gateway_available`); retry later",
+                                "content": {"application/json": {"schema": _error}}},
+                    },
+                },
+            },
+            "/payments/{id}/refunds": {
+                "parameters": [{**_id_param, "description": "The payment's `id` in an invoice's `payments`"}],
+                "get": {"summary": "A payment's refunds, oldest first",
+                        "responses": _responses("200", {"type": "object", "properties": {"items": {
+                            "type": "array", "items": _refund_ref}}}, "401", "404")},
+                "post": {
+                    "summary": "Refund part or all of a payment through its gateway (admins only)",
+                    "description": "Never more than is left of the payment (its amount less refunds not failed and "
+                                   "lost disputes): more is refused with 422 `refund_exceeds_payment` and no gateway "
+                                   "call. Without `amount`, everything that is left. Send an `Idempotency-Key` header "
+                                   "to make a retried request answer the first refund instead of making another. "
+                                   "201: made, or pending at the gateway (followed by webhook and reconciliation); "
+                                   "200: the same Idempotency-Key again; 202: the gateway's answer was lost and the "
+                                   "refund is being confirmed by its reference (never made twice); 409 "
+                                   "`payment_disputed`; 422 `refund_failed` when the gateway refused it; 503 "
+                                   "`gateway_unavailable` when it could not be reached (nothing was refunded).",
+                    "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                                    "schema": {"type": "string", "maxLength": 255}}],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                        "type": "object", "additionalProperties": False, "properties": {
+                            "amount": {**_money, "description": "In the payment's currency; default: all that is left"},
+                            "reason": {"type": "string", "maxLength": 500}}}}}},
+                    "responses": {
+                        **_responses("201", _refund_ref, "400", "401", "404", "409", "422"),
+                        "200": {"description": "The refund this Idempotency-Key already made",
+                                "content": {"application/json": {"schema": _refund_ref}}},
+                        "202": {"description": "Asked for; the gateway's answer was lost, so it is being confirmed",
+                                "content": {"application/json": {"schema": _refund_ref}}},
+                        "403": {"description": "Only admins can refund", "content": {"application/json": {"schema": _error}}},
+                        "503": {"description": "The gateway could not be reached; nothing was refunded",
                                 "content": {"application/json": {"schema": _error}}},
                     },
                 },
@@ -252,10 +287,53 @@ def openapi_document() -> dict:
                             "url": {"type": "string"}, "status": {"type": "string"},
                             "created_at": {"type": "string", "format": "date-time"},
                             "expires_at": {"type": "string", "format": "date-time", "nullable": True}}}},
-                        "payments": {"type": "array", "items": {"type": "object", "properties": {
-                            "gateway": {"type": "string"}, "payment_id": {"type": "string"},
-                            "amount_minor": _minor, "status": {"type": "string"},
-                            "received_at": {"type": "string", "format": "date-time"}}}},
+                        "payments": {"type": "array", "items": {"$ref": "#/components/schemas/Payment"}},
+                        "amount_refunded": _money, "amount_refunded_minor": _minor,
+                        "amount_charged_back_minor": {**_minor, "description": "Lost to disputes"},
+                        "collected_net": _money, "collected_net_minor": {
+                            **_minor, "description": "Paid, less refunds and lost disputes"},
+                    },
+                },
+                "Payment": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer", "description": "For /payments/{id}/refunds"},
+                        "gateway": {"type": "string"}, "payment_id": {"type": "string"},
+                        "amount": _money, "amount_minor": _minor, "currency": {"type": "string"},
+                        "status": {"type": "string", "enum": ["captured", "partially_refunded", "refunded", "disputed",
+                                                              "charged_back"]},
+                        "source": {"type": "string"},
+                        "received_at": {"type": "string", "format": "date-time"},
+                        "amount_refunded": _money, "amount_refunded_minor": _minor,
+                        "refundable_minor": {**_minor, "description": "What may still be refunded"},
+                        "refunds": {"type": "array", "items": _refund_ref},
+                        "disputes": {"type": "array", "items": {"$ref": "#/components/schemas/Dispute"}},
+                    },
+                },
+                "Refund": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"}, "payment_id": {"type": "integer"}, "gateway": {"type": "string"},
+                        "refund_id": {"type": "string", "nullable": True, "description": "The gateway's id"},
+                        "amount": _money, "amount_minor": _minor, "currency": {"type": "string"},
+                        "status": {"type": "string", "enum": ["pending", "succeeded", "failed"]},
+                        "reason": {"type": "string"}, "failure": {"type": "string", "nullable": True},
+                        "source": {"type": "string", "description": "portal or api (asked here); webhook or "
+                                                                    "reconcile (made at the gateway)"},
+                        "created_at": {"type": "string", "format": "date-time"},
+                        "settled_at": {"type": "string", "format": "date-time", "nullable": True},
+                    },
+                },
+                "Dispute": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"}, "gateway": {"type": "string"}, "dispute_id": {"type": "string"},
+                        "amount": _money, "amount_minor": _minor, "currency": {"type": "string"},
+                        "status": {"type": "string", "enum": ["open", "under_review", "won", "lost"]},
+                        "reason": {"type": "string"},
+                        "respond_by": {"type": "string", "format": "date-time", "nullable": True},
+                        "opened_at": {"type": "string", "format": "date-time"},
+                        "closed_at": {"type": "string", "format": "date-time", "nullable": True},
                     },
                 },
                 "PaymentLink": {

@@ -1,3 +1,5 @@
+import hashlib
+
 from flask import g, jsonify, request
 from sqlalchemy.orm import selectinload
 
@@ -6,9 +8,10 @@ from ..customers import service as customers
 from ..extensions import db
 from ..invoices import service
 from ..invoices.service import InvoiceInputError
-from ..models import STATUSES, Customer, Invoice, InvoiceStateError
+from ..models import STATUSES, Customer, Invoice, InvoiceStateError, Payment
+from ..money import Money, MoneyError
 from ..merchant import merchant_settings
-from ..payments import engine, registry, routing, stats
+from ..payments import engine, refunds, registry, routing, stats
 from ..statistics import params as statistics_params
 from ..statistics.numbers import PeriodError
 from ..statistics.numbers import payment_statistics as compute_statistics
@@ -16,7 +19,7 @@ from ..validation import MAX_CURSOR_LENGTH, MAX_PAGE, MAX_PER_PAGE, InvalidParam
 from . import bp
 from .auth import token_required
 from .openapi import openapi_document
-from .serializers import attempt_json, customer_json, invoice_json
+from .serializers import attempt_json, customer_json, invoice_json, refund_json
 
 
 def _json_body():
@@ -186,6 +189,77 @@ def payment_link(invoice_id: int):
         "fallback": result.fallback,
         "attempts": [attempt_json(a) for a in result.attempts],
     })
+
+
+def _payment_or_404(payment_row_id: int):
+    payment = db.session.get(Payment, payment_row_id)
+    if payment is None:
+        return None, json_error(404, "not_found", f"There is no payment with id {payment_row_id}.")
+    return payment, None
+
+
+@bp.get("/payments/<id:payment_row_id>/refunds")
+@token_required
+def list_refunds(payment_row_id: int):
+    payment, error = _payment_or_404(payment_row_id)
+    if error:
+        return error
+    return jsonify({"items": [refund_json(r) for r in payment.refunds]})
+
+
+@bp.post("/payments/<id:payment_row_id>/refunds")
+@token_required
+def create_refund(payment_row_id: int):
+    """Refund part or all of a payment (admins). `Idempotency-Key` makes a retried call answer the first refund.
+    201: made (or pending at the gateway); 202: the gateway's answer was lost, the refund is being confirmed;
+    422: refused before any gateway call, or refused by the gateway; 503: the gateway could not be reached."""
+    if not g.api_user.is_admin:
+        return json_error(403, "forbidden", "Only admins can refund payments.")
+    payment, error = _payment_or_404(payment_row_id)
+    if error:
+        return error
+    body, error = _json_body()
+    if error:
+        return error
+    if not isinstance(body, dict):
+        return json_error(400, "invalid_json", "The request body must be a JSON object.")
+    unknown = sorted(set(body) - {"amount", "reason"})
+    if unknown:
+        return json_error(422, "validation_failed", f"Unknown field(s): {', '.join(unknown)}.",
+                          fields={name: "unknown field" for name in unknown})
+    reason = body.get("reason", "")
+    if not isinstance(reason, str) or len(reason) > 500:
+        return json_error(422, "validation_failed", "'reason' must be text of at most 500 characters.",
+                          fields={"reason": "text, at most 500 characters"})
+    if "amount" in body:
+        if not isinstance(body["amount"], str):
+            return json_error(422, "validation_failed", "'amount' must be a decimal string such as \"100.00\".",
+                              fields={"amount": "a decimal string"})
+        try:
+            amount = Money.parse(body["amount"], payment.currency)
+        except MoneyError as exc:
+            return json_error(422, "validation_failed", f"'amount': {exc}", fields={"amount": str(exc)})
+    else:
+        amount = refunds.refundable(payment)  # no amount: everything that is left
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > 255:
+        return json_error(422, "validation_failed", "Idempotency-Key must be at most 255 characters.")
+    request_key = hashlib.sha256(f"api:{g.api_user.id}:{key}".encode()).hexdigest() if key else None
+    try:
+        row, made = refunds.request_refund(payment.id, amount, reason.strip(), g.api_user, via="api",
+                                           request_key=request_key)
+    except refunds.RefundRefused as exc:
+        status = 404 if exc.code == "not_found" else 409 if exc.code == "payment_disputed" else 422
+        return json_error(status, exc.code, exc.message)
+    if row.status == "failed":
+        kind, _, code = (row.failure_code or "rejected:refund_failed").partition(":")
+        if kind in ("unreachable", "server", "rate_limited", "timeout"):
+            return json_error(503, "gateway_unavailable", f"Nothing was refunded: {row.failure}",
+                              refund=refund_json(row))
+        code = code if code == "refund_exceeds_payment" else "refund_failed"
+        return json_error(422, code, f"Nothing was refunded: {row.failure}", refund=refund_json(row))
+    status = 202 if row.status == "requested" else 201 if made else 200
+    return jsonify(refund_json(row)), status
 
 
 @bp.get("/gateways")

@@ -89,13 +89,39 @@ def invoice_json(invoice: Invoice) -> dict:
         "paid_at": _iso(invoice.paid_at),
         "voided_at": _iso(invoice.voided_at),
         "links": [link_json(link) for link in invoice.payment_links if link.link_id],
-        "payments": [
-            {"gateway": p.gateway, "payment_id": p.payment_id, "amount": p.amount.decimal_string(),
-             "amount_minor": p.amount_minor, "currency": p.currency, "status": p.status, "source": p.source,
-             "received_at": _iso(p.received_at)}
-            for p in invoice.payments
-        ],
+        "payments": [payment_json(p) for p in invoice.payments],
+        # Money back (issue 12): what was refunded and lost to disputes, and what the merchant keeps.
+        "amount_refunded": invoice.amount_refunded.decimal_string(),
+        "amount_refunded_minor": invoice.amount_refunded_minor,
+        "amount_charged_back_minor": invoice.amount_charged_back_minor,
+        "collected_net": invoice.collected_net.decimal_string(),
+        "collected_net_minor": invoice.collected_net.minor,
     }
+
+
+def payment_json(p) -> dict:
+    from ..payments.refunds import refundable
+
+    return {"id": p.id, "gateway": p.gateway, "payment_id": p.payment_id, "amount": p.amount.decimal_string(),
+            "amount_minor": p.amount_minor, "currency": p.currency, "status": p.status, "source": p.source,
+            "received_at": _iso(p.received_at),
+            "amount_refunded": p.amount_refunded.decimal_string(), "amount_refunded_minor": p.amount_refunded_minor,
+            "refundable_minor": refundable(p).minor,
+            "refunds": [refund_json(r) for r in p.refunds],
+            "disputes": [dispute_json(d) for d in p.disputes]}
+
+
+def refund_json(r) -> dict:
+    return {"id": r.id, "payment_id": r.payment_row_id, "gateway": r.gateway, "refund_id": r.refund_id,
+            "amount": r.amount.decimal_string(), "amount_minor": r.amount_minor, "currency": r.currency,
+            "status": r.public_status, "reason": r.reason, "failure": r.failure or None, "source": r.source,
+            "created_at": _iso(r.created_at), "settled_at": _iso(r.settled_at)}
+
+
+def dispute_json(d) -> dict:
+    return {"id": d.id, "gateway": d.gateway, "dispute_id": d.dispute_id, "amount": d.amount.decimal_string(),
+            "amount_minor": d.amount_minor, "currency": d.currency, "status": d.status, "reason": d.reason,
+            "respond_by": _iso(d.respond_by), "opened_at": _iso(d.opened_at), "closed_at": _iso(d.closed_at)}
 
 
 def link_json(link) -> dict:

@@ -12,7 +12,7 @@ from ..merchant import merchant_settings
 from ..payments import engine, registry, routing
 from ..pay.routes import share_links
 from ..validation import MAX_PAGE, InvalidParameter, query_choice, query_date, query_int, query_text
-from . import bp, form_errors, service
+from . import bp, form_errors, money_back, service
 from .service import InvoiceInputError
 
 LINE_FIELDS = ("description", "quantity", "unit_price", "tax_rate_id")
@@ -235,7 +235,8 @@ def payment_panel(invoice: Invoice, **extra) -> dict:
 
 def live_version(invoice: Invoice, trail: list, audit: list) -> str:
     """A short fingerprint of everything the live region shows: equal fingerprints, nothing to swap."""
-    parts = [invoice.status, invoice.total_minor, invoice.amount_paid_minor, invoice.updated_at,
+    parts = [invoice.status, invoice.total_minor, invoice.amount_paid_minor, invoice.amount_refunded_minor,
+             invoice.amount_charged_back_minor, invoice.updated_at,
              [p.id for p in invoice.payments], [(link.id, link.status, link.url) for link in invoice.payment_links],
              trail[0][0].id if trail else None, audit[0].id if audit else None]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
@@ -244,6 +245,7 @@ def live_version(invoice: Invoice, trail: list, audit: list) -> str:
 def live_context(invoice: Invoice, **extra) -> dict:
     """What the invoice page's live region (invoices/_live.html) renders."""
     context = payment_panel(invoice, **extra)
+    context.update(money_back.context(invoice))
     context["audit"] = AuditEvent.for_subject("invoice", invoice.id)
     context["live_version"] = live_version(invoice, context["trail"], context["audit"])
     return context
@@ -252,11 +254,11 @@ def live_context(invoice: Invoice, **extra) -> dict:
 def render_live(invoice: Invoice, **extra):
     """The live region alone: 204 while the poller already shows this version, 286 (stop polling) once final."""
     context = live_context(invoice, **extra)
-    if not invoice.is_final and query_text("v", max_length=32) == context["live_version"] and not extra:
+    if context["keep_polling"] and query_text("v", max_length=32) == context["live_version"] and not extra:
         response = make_response("", 204)
     else:
         response = make_response(render_template("invoices/_live.html", **context))
-        if invoice.is_final:
+        if not context["keep_polling"]:
             response.status_code = 286
     response.headers["Cache-Control"] = "no-store"
     response.vary.add("HX-Request")

@@ -92,6 +92,7 @@ class Refund(db.Model):
     status: Mapped[str] = mapped_column(String(12), default=REFUND_REQUESTED)
     reason: Mapped[str] = mapped_column(Text, default="")        # what staff wrote, or the gateway's note
     failure: Mapped[str] = mapped_column(Text, default="")       # why it failed, in the gateway's words
+    failure_code: Mapped[str | None] = mapped_column(String(64))  # "<kind>:<code>" of the GatewayError, if any
     source: Mapped[str] = mapped_column(String(16))  # portal, api (asked here); webhook, reconcile (made elsewhere)
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
