@@ -14,7 +14,7 @@ from ..extensions import db
 from ..models import AuditEvent, Customer, Invoice, Payment, User
 
 OWING_STATUSES = ("open", "partially_paid")
-ISSUED_STATUSES = ("open", "partially_paid", "paid", "overpaid")
+ISSUED_STATUSES = ("open", "partially_paid", "paid", "overpaid", "refunded")
 SEARCH_LIMIT = 10  # options the invoice form's picker shows at once
 RECENT_LIMIT = 50  # invoices and payments shown on a customer's page
 
