@@ -142,6 +142,9 @@ def _reserve(payment_row_id: int, amount: Money, reason: str, actor: User | None
         seen = db.session.scalar(db.select(Refund).where(Refund.request_key == request_key))
         if seen is not None:
             db.session.commit()
+            if seen.payment_row_id != payment.id or seen.amount_minor != amount.minor:
+                raise RefundRefused("idempotency_key_reused", "This request's key was already used for a "
+                                    f"refund of {seen.amount.format()} of another payment or amount; nothing was refunded.")
             return seen, False
     db.session.refresh(payment)
     problem = _refusal(payment, amount)

@@ -324,6 +324,8 @@ def test_the_api_refunds_once_per_idempotency_key_and_says_why_not(hooked, make_
     again = admin_api.post(path, json={"amount": "10.00", "reason": "late delivery"},
                            headers={"Idempotency-Key": "order-42-refund"})
     assert again.status_code == 200 and again.get_json()["id"] == body["id"]
+    other = admin_api.post(path, json={"amount": "11.00"}, headers={"Idempotency-Key": "order-42-refund"})
+    assert other.status_code == 422 and other.get_json()["error"]["code"] == "idempotency_key_reused"
     assert len(gateway_refunds(control, "stripe")) == 1
 
     too_much = admin_api.post(path, json={"amount": "110.01"})

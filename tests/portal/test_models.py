@@ -66,8 +66,9 @@ def test_draft_cannot_take_payment_and_wrong_currency_is_refused(make_invoice):
 
 
 def test_every_status_has_its_transitions_declared():
-    assert set(TRANSITIONS) == {"draft", "open", "partially_paid", "paid", "overpaid", "void"}
+    assert set(TRANSITIONS) == {"draft", "open", "partially_paid", "paid", "overpaid", "refunded", "void"}
     assert not TRANSITIONS["void"]
+    assert "void" not in TRANSITIONS["refunded"] and "open" not in TRANSITIONS["refunded"]
     assert "open" not in TRANSITIONS["paid"] and "draft" not in TRANSITIONS["open"]
 
 
