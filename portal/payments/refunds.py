@@ -241,6 +241,7 @@ def _after_failure(row: Refund, exc: GatewayError) -> None:
     invoice = _hold_invoice(row.invoice_id)
     row.status, row.settled_at = rows.REFUND_FAILED, utcnow()
     row.failure_code = f"{exc.kind}:{exc.code}"[:64]
+    row.request_key = None  # nothing was refunded: the same click or Idempotency-Key may try again
     row.failure = exc.message if exc.code == "refund_exceeds_payment" else f"{name} {plain_error(exc)}: {exc.message}"
     row.failure = row.failure[:1000]
     AuditEvent.record(None, "invoice.refund_failed", "invoice", invoice.id,
