@@ -309,7 +309,8 @@ def apply_refund(refund: GatewayRefund, source: str, row_id: int | None = None) 
     if row is None:  # made elsewhere (the gateway's dashboard): ours from now on
         row = Refund(payment_row_id=payment.id, invoice_id=invoice.id, gateway=refund.gateway,
                      refund_id=refund.refund_id, currency=refund.amount.currency, amount_minor=refund.amount.minor,
-                     status=rows.REFUND_REQUESTED, reason=refund.reason[:500], source=source)
+                     status=rows.REFUND_REQUESTED, source=source,
+                     reason="" if refund.status == REFUND_FAILED else refund.reason[:500])
         db.session.add(row)
         made_here = False
     else:
@@ -329,11 +330,10 @@ def apply_refund(refund: GatewayRefund, source: str, row_id: int | None = None) 
             row.failure = (refund.reason or "the gateway reports it failed")[:1000]
     db.session.flush()
     settle(invoice)
-    words = {rows.REFUND_SUCCEEDED: "refunded", rows.REFUND_PENDING: "refund pending",
-             rows.REFUND_FAILED: "refund failed"}.get(row.status, row.status)
-    where = "" if made_here else f" (made at {registry.gateway_class(refund.gateway).display_name}, {source})"
+    where = "" if made_here else f", made at {registry.gateway_class(refund.gateway).display_name}"
+    name = registry.gateway_class(refund.gateway).display_name
     AuditEvent.record(None, f"invoice.refund_{row.status}", "invoice", invoice.id,
-                      f"{row.amount.format()} {words} via {refund.gateway} ({refund.refund_id}){where}")
+                      f"{row.amount.format()} via {name} ({refund.refund_id}){where}")
     if was == rows.REFUND_SUCCEEDED and row.status == rows.REFUND_FAILED:
         _flag(payment, refund.refund_id, "refund_reversed",
               f"refund {refund.refund_id} of {row.amount.format()} failed after it succeeded: the money is back "
@@ -394,8 +394,7 @@ def apply_dispute(dispute: GatewayDispute, source: str) -> tuple[str, int | None
     settle(invoice)
     name = registry.gateway_class(dispute.gateway).display_name
     AuditEvent.record(None, f"invoice.dispute_{row.status}", "invoice", invoice.id,
-                      f"{name} dispute {dispute.dispute_id} of {row.amount.format()}: {row.status.replace('_', ' ')}"
-                      + (f" ({row.reason})" if row.reason else ""))
+                      f"{row.amount.format()} at {name} ({dispute.dispute_id})" + (f": {row.reason}" if row.reason else ""))
     return APPLIED, invoice.id, f"dispute {dispute.dispute_id} {row.status}; invoice {invoice.status}"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -22,8 +22,9 @@ import requests
 
 from portal.models import AuditEvent, PaymentLink, PaymentMismatch, WebhookDelivery
 from portal.money import Money
-from portal.payments import ledger
-from portal.payments.base import GatewayPayment
+from portal.payments import ledger, refunds
+from portal.payments.base import (DISPUTE_OPEN, REFUND_FAILED, REFUND_PENDING, REFUND_SUCCEEDED, GatewayDispute,
+                                  GatewayPayment, GatewayRefund)
 from tests.conftest import PASSWORD
 
 PHONE = {"width": 390, "height": 844}
@@ -37,6 +38,8 @@ STAFF_PAGES = [
     "/invoices/{draft}",
     "/invoices/{part}",
     "/invoices/{paid}",
+    "/invoices/{money_back}",
+    "/invoices/{overpaid}",
     "/invoices/new",
     "/invoices/{draft}/edit",
     "/users/",
@@ -61,6 +64,7 @@ PUBLIC_PAGES = [
     "/login",
     "/pay/{token}",
     "/pay/{paid_token}",
+    "/pay/{refunded_token}",
     "/pay/{token}?returned=paid",
     "/pay/{token}?returned=checking",
     "/pay/{token}?returned=unverified",
@@ -70,13 +74,18 @@ PUBLIC_PAGES = [
 BAD_IMPACTS = {"serious", "critical"}
 
 
-def _paid_through_a_link(invoice, amount_minor: int, payment_id: str) -> None:
-    link = PaymentLink(invoice_id=invoice.id, gateway="razorpay", reference=f"ref-{payment_id}",
-                       link_id=f"plink_{payment_id}", url="https://rzp.example/x", status="created",
+def _paid_through_a_link(invoice, amount_minor: int, payment_id: str, link: PaymentLink | None = None) -> None:
+    link = link or _link(invoice, payment_id)
+    ledger.record_payment(link, GatewayPayment(payment_id, Money(amount_minor, invoice.currency)), "webhook")
+
+
+def _link(invoice, name: str) -> PaymentLink:
+    link = PaymentLink(invoice_id=invoice.id, gateway="razorpay", reference=f"ref-{name}",
+                       link_id=f"plink_{name}", url="https://rzp.example/x", status="created",
                        currency=invoice.currency, amount_minor=invoice.amount_due.minor)
     db.session.add(link)
     db.session.flush()
-    ledger.record_payment(link, GatewayPayment(payment_id, Money(amount_minor, invoice.currency)), "webhook")
+    return link
 
 
 @pytest.fixture
@@ -95,6 +104,27 @@ def site(pay_app, live_server, admin, make_user, make_invoice):
     db.session.commit()
     _paid_through_a_link(part, 50000, "pay_part")
     _paid_through_a_link(paid, paid.total_minor, "pay_full")
+    # Money back: a partly refunded payment with an open dispute, a refund pending, one that failed; an overpaid
+    # invoice offering "Refund the extra"; a refunded invoice's pay page.
+    money_back = make_invoice(name="Meridian Supplies", currency="INR", open_it=True)
+    overpaid = make_invoice(name="Kaveri Foods", currency="INR", open_it=True)
+    refunded = make_invoice(name="Lotus Crafts", currency="INR", open_it=True)
+    db.session.commit()
+    _paid_through_a_link(money_back, money_back.total_minor, "pay_money_back")
+    both = [_link(overpaid, "over_1"), _link(overpaid, "over_2")]  # two links live at once, both paid
+    _paid_through_a_link(overpaid, overpaid.total_minor, "pay_over_1", both[0])
+    _paid_through_a_link(overpaid, overpaid.total_minor, "pay_over_2", both[1])
+    _paid_through_a_link(refunded, refunded.total_minor, "pay_refunded")
+    for refund_id, amount, status, why in (("rfnd_done", 20000, REFUND_SUCCEEDED, ""),
+                                           ("rfnd_wait", 5000, REFUND_PENDING, ""),
+                                           ("rfnd_no", 7000, REFUND_FAILED, "the customer's bank account is closed")):
+        refunds.apply_refund(GatewayRefund("razorpay", refund_id, "pay_money_back", Money(amount, "INR"), status,
+                                           reason=why), "webhook")
+    refunds.apply_dispute(GatewayDispute("razorpay", "disp_screens", "pay_money_back", Money(100000, "INR"),
+                                         DISPUTE_OPEN, "The customer says the goods never arrived",
+                                         datetime.now(timezone.utc) + timedelta(days=6)), "webhook")
+    refunds.apply_refund(GatewayRefund("razorpay", "rfnd_all", "pay_refunded", refunded.total, REFUND_SUCCEEDED),
+                         "webhook")
     db.session.add(PaymentMismatch(gateway="stripe", invoice_id=paid.id, kind="amount",
                                    detail="amount $10.00 does not match the link's $12.00", source="webhook"))
     AuditEvent.record(None, "invoice.note", "invoice", part.id, "a long note " * 8)
@@ -114,7 +144,8 @@ def site(pay_app, live_server, admin, make_user, make_invoice):
     rejected = db.session.scalar(db.select(WebhookDelivery.id).where(WebhookDelivery.outcome == "rejected"))
     return {"base": live_server, "draft": draft.id, "part": part.id, "paid": paid.id,
             "delivery": applied.id, "rejected": rejected,
-            "token": part.pay_token, "paid_token": paid.pay_token,
+            "token": part.pay_token, "paid_token": paid.pay_token, "refunded_token": refunded.pay_token,
+            "money_back": money_back.id, "overpaid": overpaid.id,
             "customer": draft.customer_id}
 
 
