@@ -212,7 +212,7 @@ def charge(*, charge_id: str, created: int, intent: dict[str, Any], payment_meth
            balance_transaction: str | None, failure: dict | None = None) -> dict[str, Any]:
     """The Charge a card PaymentIntent makes (its `latest_charge`). `refunds` is left out: since API version
     2022-11-15 a Charge no longer lists its refunds unless expanded
-    (https://docs.stripe.com/changelog/2022-11-15/charge-refunds-not-auto-expanded); GET /v1/refunds lists them."""
+    (https://docs.stripe.com/changelog/2022-11-15/deprecates-charges-auto-expand); GET /v1/refunds lists them."""
     paid = failure is None
     amount = intent["amount"]
     return {

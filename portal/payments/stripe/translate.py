@@ -273,11 +273,14 @@ _DISPUTE_STATES = {
     "won": DISPUTE_WON, "warning_closed": DISPUTE_WON, "prevented": DISPUTE_WON,
     "lost": DISPUTE_LOST,
 }
-# Refusals of POST /v1/refunds (https://docs.stripe.com/error-codes): nothing left to refund, or the payment cannot
-# be refunded at all (charged back, never paid, unknown).
+# Refusals of POST /v1/refunds (https://docs.stripe.com/error-codes; the same codes are in stripe-python 16.1.0's
+# error-code enum, stripe/_payment_intent.py `LastPaymentError.code`): nothing left to refund, or the payment
+# cannot be refunded at all (charged back, never paid, unknown).
 _NOTHING_LEFT = ("charge_already_refunded", "amount_too_large")
 _NOT_REFUNDABLE = ("charge_disputed", "resource_missing", "charge_not_refundable", "payment_intent_unexpected_state")
-# More than is left comes with no code, param `amount` and this wording:
+# More than is left comes with no code, param `amount` and this wording, as Stripe's answers quoted in public reports
+# show (https://github.com/reactioncommerce/reaction/issues/3704, https://github.com/HealthByRo/aa-stripe/pull/77
+# also guesses `amount_too_large`, so that code counts too):
 # "Refund amount ($X) is greater than unrefunded amount on charge ($Y)".
 _OVER_REFUND_WORDS = "greater than unrefunded amount"
 

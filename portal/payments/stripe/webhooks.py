@@ -27,8 +27,10 @@ SESSION_EVENTS = "checkout.session."
 _KINDS = {ASYNC_SUCCEEDED: EVENT_PAID, ASYNC_FAILED: EVENT_FAILED, EXPIRED: EVENT_EXPIRED}
 
 # Money back (https://docs.stripe.com/api/events/types). data.object is a Refund for refund.created / .updated /
-# .failed and the older charge.refund.updated; a Charge for charge.refunded, which lists no refunds since API
-# 2022-11-15 and may cover several, so it only says "ask for this payment's refunds"; a Dispute for charge.dispute.*.
+# .failed (every refund since https://docs.stripe.com/changelog/acacia/2024-10-28/refund-webhook-update) and the older
+# charge.refund.updated; a Charge for charge.refunded, which lists no refunds since
+# https://docs.stripe.com/changelog/2022-11-15/deprecates-charges-auto-expand and may cover several, so it only says
+# "ask for this payment's refunds"; a Dispute for charge.dispute.*.
 REFUND_EVENTS = frozenset({"refund.created", "refund.updated", "refund.failed", "charge.refund.updated"})
 CHARGE_REFUNDED = "charge.refunded"
 DISPUTE_EVENTS = frozenset({"charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed",
