@@ -200,6 +200,12 @@ class RefundsMixin:
         self._authenticate(request)
         params = check_params(REFUND_LIST, self._params(request))
         with self.lock:
+            # A filter naming an object that does not exist is refused, not answered with an empty list.
+            if "payment_intent" in params and params["payment_intent"] not in self.payment_intents:
+                raise invalid_request(f"No such payment_intent: '{params['payment_intent']}'", "payment_intent",
+                                      "resource_missing")
+            if "charge" in params and params["charge"] not in self.charges:
+                raise invalid_request(f"No such charge: '{params['charge']}'", "charge", "resource_missing")
             items = [r for r in reversed(self.refunds.values()) if _matches(r, params, ("charge", "payment_intent"))]
             page, more = _paginate(items, params, "refund")
         return self._json(200, objects.list_object("/v1/refunds", page, more), request)

@@ -116,3 +116,8 @@ def test_refused_connections_and_server_errors_did_not_refund(gateway, control, 
     error = failure(gateway.create_refund, refund_request(pi, Money(100, "INR")), TIMEOUT)
     fault(control, "ok")
     assert error.surely_not_applied and sandbox_refunds(control) == []
+
+
+def test_find_refund_of_an_unknown_payment_is_none(gateway, control):
+    assert gateway.find_refund(refund_request("pi_unknown", Money(100, "INR")), TIMEOUT) is None
+    assert failure(gateway.list_refunds, "pi_unknown", TIMEOUT).code == "resource_missing"

@@ -80,7 +80,10 @@ def test_partial_refunds_then_more_than_is_left(stripe_client, control, sandbox)
 
     listed = stripe_client.v1.refunds.list(params={"payment_intent": pi})
     assert [r.id for r in listed.data] == [rest.id, second.id, first.id]  # newest first
-    assert stripe_client.v1.refunds.list(params={"payment_intent": "pi_other"}).data == []
+    assert stripe_client.v1.refunds.list(params={"payment_intent": paid_intent(stripe_client, control)}).data == []
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        stripe_client.v1.refunds.list(params={"payment_intent": "pi_other"})
+    assert (info.value.code, info.value.param) == ("resource_missing", "payment_intent")
     assert stripe_client.v1.refunds.retrieve(first.id).amount == 1000
     state = control.get("/_sandbox/state")["stripe"]
     assert [r["id"] for r in state["refunds"]] == [first.id, second.id, rest.id]

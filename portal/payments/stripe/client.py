@@ -233,7 +233,13 @@ class StripeGateway(Gateway):
     def find_refund(self, request: RefundRequest, timeout: float) -> GatewayRefund | None:
         """The payment's refunds, matched on metadata.reference. Listing never refunds; a replay of the create
         would refund if the first attempt never arrived, which is the engine's call to make, not a lookup's."""
-        for refund in self._refund_objects(request.payment_id, timeout):
+        try:
+            refunds = self._refund_objects(request.payment_id, timeout)
+        except GatewayError as exc:
+            if exc.code == "resource_missing":  # no such PaymentIntent: surely no refund of it either
+                return None
+            raise
+        for refund in refunds:
             if translate.reference_of_refund(refund) == request.reference:
                 return self._refund(refund)
         return None
