@@ -1,6 +1,7 @@
 """Stripe objects as the API returns them. Key sets follow the canonical examples in
 tests/reference/stripe/fixtures3.json (stripe/openapi), resources "checkout.session",
-"payment_intent", "charge", "refund", "dispute" and "event"; values follow what a hosted-mode payment Checkout Session looks like."""
+"payment_intent", "charge", "refund", "dispute" and "event"; values follow what a hosted-mode payment Checkout
+Session looks like."""
 
 from __future__ import annotations
 

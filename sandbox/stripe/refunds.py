@@ -9,8 +9,9 @@ stripe/_dispute.py):
   (https://docs.stripe.com/refunds#failed-refunds). The Charge's `amount_refunded` counts it from creation; a failed
   refund gives its amount back. `refunded` is true once the whole charge is refunded.
 - More than is left: 400 invalid_request_error, param `amount`, "Refund amount ($X) is greater than unrefunded amount
-  on charge ($Y)" with no `code` (Stripe's answers as quoted in https://github.com/reactioncommerce/reaction/issues/3704);
-  nothing left: code `charge_already_refunded`; a chargeback: code `charge_disputed` (https://docs.stripe.com/error-codes).
+  on charge ($Y)" with no `code` (Stripe's answers as quoted in
+  https://github.com/reactioncommerce/reaction/issues/3704); nothing left: code `charge_already_refunded`; a
+  chargeback: code `charge_disputed` (https://docs.stripe.com/error-codes).
 - Events (https://docs.stripe.com/api/events/types): refund.created, refund.updated, refund.failed (data.object: the
   Refund; sent for card refunds too since 2024-10-28.acacia,
   https://docs.stripe.com/changelog/acacia/2024-10-28/refund-webhook-update); charge.refunded (the Charge, which

@@ -52,7 +52,8 @@ def test_failed_refund_says_why_and_a_refund_of_a_bare_charge_names_it(resources
     assert failed.reason == "declined"
     bare = mapped(resources, "refund.created", refund | {"payment_intent": None, "metadata": {}}).refund
     assert bare.payment_id == refund["charge"] and bare.reference is None  # a dashboard refund has no reference
-    expanded = mapped(resources, "refund.created", refund | {"payment_intent": {"id": "pi_x", "object": "payment_intent"}})
+    intent = {"id": "pi_x", "object": "payment_intent"}
+    expanded = mapped(resources, "refund.created", refund | {"payment_intent": intent})
     assert expanded.refund.payment_id == "pi_x"
 
 

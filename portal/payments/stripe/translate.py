@@ -298,7 +298,8 @@ def refund_params(request: RefundRequest, gateway: type[Gateway]) -> dict[str, A
 
 
 def refund_options(request: RefundRequest) -> dict[str, str]:
-    """The reference is the Idempotency-Key: a retry answers the first refund (https://docs.stripe.com/api/idempotent_requests)."""
+    """The reference is the Idempotency-Key: a retry answers the first refund
+    (https://docs.stripe.com/api/idempotent_requests)."""
     return {"idempotency_key": request.reference}
 
 
