@@ -24,6 +24,7 @@ from werkzeug.wrappers import Request, Response
 from ..config import STRIPE_API_VERSION
 from ..gateway import Gateway, GatewayError, page
 from . import objects, rules
+from .refunds import RefundsMixin
 from .params import (AnyHash, Bool, Decimal, Int, List, Metadata, Obj, OrEmpty, Str, check_params, decode_form,
                      invalid_request)
 
@@ -102,7 +103,7 @@ MAX_EXPIRY_S = 24 * 3600
 IDEMPOTENCY_TTL_S = 24 * 3600  # keys may be pruned after 24 h (https://docs.stripe.com/api/idempotent_requests)
 
 
-class StripeGateway(Gateway):
+class StripeGateway(RefundsMixin, Gateway):
     name = "stripe"
     url_map = Map([
         Rule("/v1/checkout/sessions", methods=["POST"], endpoint="create_session"),
@@ -113,6 +114,12 @@ class StripeGateway(Gateway):
         Rule("/v1/events", methods=["GET"], endpoint="list_events"),
         Rule("/v1/events/<eid>", methods=["GET"], endpoint="retrieve_event"),
         Rule("/v1/payment_intents/<pid>", methods=["GET"], endpoint="retrieve_payment_intent"),
+        Rule("/v1/charges/<cid>", methods=["GET"], endpoint="retrieve_charge"),
+        Rule("/v1/refunds", methods=["POST"], endpoint="create_refund"),
+        Rule("/v1/refunds", methods=["GET"], endpoint="list_refunds"),
+        Rule("/v1/refunds/<rid>", methods=["GET"], endpoint="retrieve_refund"),
+        Rule("/v1/disputes", methods=["GET"], endpoint="list_disputes"),
+        Rule("/v1/disputes/<did>", methods=["GET"], endpoint="retrieve_dispute"),
         Rule("/c/pay/<sid>", methods=["GET"], endpoint="hosted_page"),
         Rule("/c/pay/<sid>/<action>", methods=["POST"], endpoint="hosted_action"),
     ])
@@ -126,6 +133,7 @@ class StripeGateway(Gateway):
             self.idempotency: dict[tuple[str, str], dict] = {}
             self._in_flight: set[tuple[str, str]] = set()
             self._pi_data: dict[str, dict] = {}  # payment_intent_data per session, applied when paid
+            self.reset_money_back()
 
     def state(self) -> dict:
         with self.lock:
@@ -133,6 +141,7 @@ class StripeGateway(Gateway):
                 "sessions": [dict(s) for s in self.sessions.values()],
                 "payment_intents": [dict(p) for p in self.payment_intents.values()],
                 "events": [{"id": e["id"], "type": e["type"]} for e in self.events],
+                **self.money_back_state(),
             }
 
     # ---- errors ------------------------------------------------------------------------------------
@@ -485,6 +494,7 @@ class StripeGateway(Gateway):
                     description=pi_data.get("description"), metadata=pi_data.get("metadata"))
                 session["payment_intent"] = pi_id
                 self.payment_intents[pi_id] = intent
+                self.make_charge(intent, failure=intent["last_payment_error"])
                 self._emit("payment_intent.payment_failed", dict(intent))
                 return dict(session)
             intent = objects.payment_intent(
@@ -492,6 +502,7 @@ class StripeGateway(Gateway):
                 payment_method=self.ids.make("pm_", 24), latest_charge=self.ids.make("ch_", 24),
                 description=pi_data.get("description"), metadata=pi_data.get("metadata"))
             self.payment_intents[pi_id] = intent
+            self.make_charge(intent)
             session.update({
                 "status": "complete", "payment_status": "paid", "payment_intent": pi_id, "url": None,
                 "customer_details": {
@@ -519,6 +530,7 @@ class StripeGateway(Gateway):
             for sid, session in list(self.sessions.items()):
                 if session["status"] == "open" and session["expires_at"] <= now:
                     self._expire(sid)
+            self.sweep_refunds(now)
 
     def hosted_page(self, request: Request, sid: str) -> Response:
         with self.lock:

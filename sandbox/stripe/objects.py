@@ -1,6 +1,7 @@
 """Stripe objects as the API returns them. Key sets follow the canonical examples in
 tests/reference/stripe/fixtures3.json (stripe/openapi), resources "checkout.session",
-"payment_intent" and "event"; values follow what a hosted-mode payment Checkout Session looks like."""
+"payment_intent", "charge", "refund", "dispute" and "event"; values follow what a hosted-mode payment Checkout
+Session looks like."""
 
 from __future__ import annotations
 
@@ -205,6 +206,143 @@ def payment_intent(*, pi_id: str, secret: str, created: int, session: dict[str, 
         "status": status,
         "transfer_data": None,
         "transfer_group": None,
+    }
+
+
+def charge(*, charge_id: str, created: int, intent: dict[str, Any], payment_method: str | None,
+           balance_transaction: str | None, failure: dict | None = None) -> dict[str, Any]:
+    """The Charge a card PaymentIntent makes (its `latest_charge`). `refunds` is left out: since API version
+    2022-11-15 a Charge no longer lists its refunds unless expanded
+    (https://docs.stripe.com/changelog/2022-11-15/deprecates-charges-auto-expand); GET /v1/refunds lists them."""
+    paid = failure is None
+    amount = intent["amount"]
+    return {
+        "id": charge_id,
+        "object": "charge",
+        "amount": amount,
+        "amount_captured": amount if paid else 0,
+        "amount_refunded": 0,  # pending and succeeded refunds; a failed refund gives its amount back
+        "application": None,
+        "application_fee": None,
+        "application_fee_amount": None,
+        "balance_transaction": balance_transaction,
+        "billing_details": {"address": {"city": None, "country": "IN", "line1": None, "line2": None,
+                                        "postal_code": None, "state": None},
+                            "email": None, "name": "Sandbox Customer", "phone": None, "tax_id": None},
+        "calculated_statement_descriptor": "SANDBOX",
+        "captured": paid,
+        "created": created,
+        "currency": intent["currency"],
+        "customer": intent.get("customer"),
+        "description": intent.get("description"),
+        "disputed": False,
+        "failure_balance_transaction": None,
+        "failure_code": (failure or {}).get("code"),
+        "failure_message": (failure or {}).get("message"),
+        "fraud_details": {},
+        "livemode": False,
+        "metadata": dict(intent.get("metadata") or {}),
+        "on_behalf_of": None,
+        "outcome": {"advice_code": None, "network_advice_code": None, "network_decline_code": None,
+                    "network_status": "approved_by_network" if paid else "declined_by_network",
+                    "reason": None if paid else "generic_decline", "risk_level": "normal",
+                    "seller_message": "Payment complete." if paid else "The bank did not return any further details "
+                                                                       "with this decline.",
+                    "type": "authorized" if paid else "issuer_declined"},
+        "paid": paid,
+        "payment_intent": intent["id"],
+        "payment_method": payment_method,
+        "payment_method_details": {"card": {
+            "amount_authorized": amount if paid else None, "authorization_code": "123456" if paid else None,
+            "brand": "visa", "checks": {"address_line1_check": None, "address_postal_code_check": None,
+                                        "cvc_check": "pass"},
+            "country": "US", "exp_month": 12, "exp_year": 2034, "extended_authorization": {"status": "disabled"},
+            "fingerprint": "SandboxCard0001", "funding": "credit",
+            "incremental_authorization": {"status": "unavailable"}, "installments": None,
+            "last4": "4242" if paid else "0002", "mandate": None, "multicapture": {"status": "unavailable"},
+            "network": "visa", "network_token": {"used": False}, "network_transaction_id": None,
+            "overcapture": {"maximum_amount_capturable": amount, "status": "unavailable"},
+            "regulated_status": "unregulated", "three_d_secure": None, "transaction_link_id": None,
+            "wallet": None}, "type": "card"},
+        "receipt_email": None,
+        "receipt_number": None,
+        "receipt_url": None,
+        "refunded": False,  # true once the whole amount is refunded
+        "review": None,
+        "shipping": None,
+        "source": None,
+        "source_transfer": None,
+        "statement_descriptor": None,
+        "statement_descriptor_suffix": None,
+        "status": "succeeded" if paid else "failed",
+        "transfer_data": None,
+        "transfer_group": None,
+    }
+
+
+def refund(*, refund_id: str, created: int, charge: dict[str, Any], amount: int, status: str,
+           reason: str | None, metadata: dict[str, str], balance_transaction: str | None) -> dict[str, Any]:
+    """A card Refund (https://docs.stripe.com/api/refunds/object). status: pending, requires_action,
+    succeeded, failed or canceled; a failed one has `failure_reason` and `failure_balance_transaction`."""
+    return {
+        "id": refund_id,
+        "object": "refund",
+        "amount": amount,
+        "balance_transaction": balance_transaction,
+        "charge": charge["id"],
+        "created": created,
+        "currency": charge["currency"],
+        "customer": charge.get("customer"),
+        "customer_account": None,
+        "destination_details": {"card": {"reference_status": "pending" if status == "pending" else "available",
+                                         "reference_type": "acquirer_reference_number", "type": "refund"},
+                                "type": "card"},
+        "metadata": metadata,
+        "payment_intent": charge["payment_intent"],
+        "payment_method": charge.get("payment_method"),
+        "reason": reason,
+        "receipt_number": None,
+        "source_transfer_reversal": None,
+        "status": status,
+        "transfer_reversal": None,
+    }
+
+
+def dispute(*, dispute_id: str, created: int, charge: dict[str, Any], amount: int, reason: str,
+            due_by: int, balance_transaction: str) -> dict[str, Any]:
+    """A card chargeback as Stripe opens it (https://docs.stripe.com/api/disputes/object): `needs_response`
+    until evidence is given, then `under_review`, closed `won` or `lost`. Inquiries (`warning_*`) take no money;
+    the sandbox opens chargebacks only."""
+    return {
+        "id": dispute_id,
+        "object": "dispute",
+        "amount": amount,
+        "balance_transactions": [{"id": balance_transaction, "object": "balance_transaction", "amount": -amount,
+                                  "currency": charge["currency"], "type": "adjustment",
+                                  "reporting_category": "dispute", "created": created}],
+        "charge": charge["id"],
+        "created": created,
+        "currency": charge["currency"],
+        "enhanced_eligibility_types": [],
+        "evidence": {key: None for key in (
+            "access_activity_log", "billing_address", "cancellation_policy", "cancellation_policy_disclosure",
+            "cancellation_rebuttal", "customer_communication", "customer_email_address", "customer_name",
+            "customer_purchase_ip", "customer_signature", "duplicate_charge_documentation",
+            "duplicate_charge_explanation", "duplicate_charge_id", "product_description", "receipt",
+            "refund_policy", "refund_policy_disclosure", "refund_refusal_explanation", "service_date",
+            "service_documentation", "shipping_address", "shipping_carrier", "shipping_date",
+            "shipping_documentation", "shipping_tracking_number", "uncategorized_file", "uncategorized_text")}
+        | {"enhanced_evidence": {}},
+        "evidence_details": {"due_by": due_by, "enhanced_eligibility": {}, "has_evidence": False, "past_due": False,
+                             "submission_count": 0},
+        "is_charge_refundable": False,  # a chargeback's money is already withdrawn
+        "livemode": False,
+        "metadata": {},
+        "payment_intent": charge["payment_intent"],
+        "payment_method_details": {"card": {"brand": "visa", "case_type": "chargeback",
+                                            "network_reason_code": None, "network": "visa"}, "type": "card"},
+        "reason": reason,
+        "status": "needs_response",
     }
 
 

@@ -11,8 +11,9 @@ from typing import Any, Callable, ClassVar, Mapping
 import requests
 import stripe  # the SDK: absolute import, never this package (portal.payments.stripe)
 
-from ..base import (CONFLICT, LINK_EXPIRED, LINK_PAID, NOT_FOUND, REJECTED, Gateway, GatewayError, GatewayLink,
-                    GatewaySettings, LinkRequest, PaymentEvent, WebhookRejected, scrub)
+from ..base import (CONFLICT, LINK_EXPIRED, LINK_PAID, NOT_FOUND, REJECTED, TIMEOUT, Gateway, GatewayError,
+                    GatewayLink, GatewayRefund, GatewaySettings, LinkRequest, PaymentEvent, RefundRequest,
+                    WebhookRejected, scrub)
 from . import translate, webhooks
 
 # Timeout of the HTTP call being made on this thread/task; read by the session below.
@@ -86,6 +87,7 @@ class StripeGateway(Gateway):
         self._client = stripe.StripeClient(settings.key_id or "", base_addresses=addresses,
                                            max_network_retries=0, http_client=self._http)
         self._sessions = self._client.v1.checkout.sessions
+        self._refunds = self._client.v1.refunds
 
     @property
     def test_mode_reason(self) -> str | None:
@@ -130,7 +132,8 @@ class StripeGateway(Gateway):
             _CALL_TIMEOUT.reset(token)
 
     def _call(self, method: str, path: str, timeout: float, send: Callable[[], Any],
-              idempotency_key: str | None = None) -> Any:
+              idempotency_key: str | None = None,
+              errors: Callable[[stripe.StripeError], GatewayError] = translate.gateway_error) -> Any:
         """One SDK call: per-call timeout, one scrubbed DEBUG line, SDK errors -> GatewayError."""
         started = time.monotonic()
         status: object = "-"
@@ -143,7 +146,7 @@ class StripeGateway(Gateway):
                 status = f"{status} (replayed)"
             return result
         except stripe.StripeError as exc:
-            error = translate.gateway_error(exc)
+            error = errors(exc)
             status = exc.http_status or error.kind
             raise error from exc
         finally:
@@ -217,6 +220,56 @@ class StripeGateway(Gateway):
 
     def check_credentials(self, timeout: float) -> None:
         self._call("GET", translate.SESSIONS_PATH, timeout, lambda: self._sessions.list(params={"limit": 1}))
+
+    # ---- money back: refunds (issue 12) -------------------------------------------------------------
+    def create_refund(self, request: RefundRequest, timeout: float) -> GatewayRefund:
+        params = translate.refund_params(request, type(self))
+        options = translate.refund_options(request)
+        refund = self._call("POST", translate.REFUNDS_PATH, timeout,
+                            lambda: self._refunds.create(params=params, options=options),  # type: ignore[arg-type]
+                            idempotency_key=options["idempotency_key"], errors=translate.refund_error)
+        return self._refund(refund.to_dict())
+
+    def find_refund(self, request: RefundRequest, timeout: float) -> GatewayRefund | None:
+        """The payment's refunds, matched on metadata.reference. Listing never refunds; a replay of the create
+        would refund if the first attempt never arrived, which is the engine's call to make, not a lookup's."""
+        try:
+            refunds = self._refund_objects(request.payment_id, timeout)
+        except GatewayError as exc:
+            if exc.code == "resource_missing":  # no such PaymentIntent: surely no refund of it either
+                return None
+            raise
+        for refund in refunds:
+            if translate.reference_of_refund(refund) == request.reference:
+                return self._refund(refund)
+        return None
+
+    def fetch_refund(self, refund_id: str, payment_id: str, timeout: float) -> GatewayRefund:
+        refund = self._call("GET", f"{translate.REFUNDS_PATH}/{refund_id}", timeout,
+                            lambda: self._refunds.retrieve(refund_id))
+        return self._refund(refund.to_dict())
+
+    def list_refunds(self, payment_id: str, timeout: float) -> list[GatewayRefund] | None:
+        return [self._refund(refund) for refund in self._refund_objects(payment_id, timeout)]
+
+    def _refund_objects(self, payment_id: str, timeout: float) -> list[dict[str, Any]]:
+        """Every refund of the PaymentIntent, newest first, page by page (`starting_after`)."""
+        found: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"payment_intent": payment_id, "limit": translate.REFUND_PAGE}
+        while True:
+            page = self._call("GET", translate.REFUNDS_PATH, timeout,
+                              lambda: self._refunds.list(params=dict(params)))  # type: ignore[arg-type]
+            items = [refund.to_dict() for refund in page.data]
+            found.extend(items)
+            if not page.has_more or not items:
+                return found
+            params["starting_after"] = items[-1]["id"]
+
+    def _refund(self, refund: dict[str, Any]) -> GatewayRefund:
+        try:
+            return translate.to_refund(refund, type(self))
+        except ValueError as exc:  # an answer we cannot read: it may have worked
+            raise GatewayError(self.name, TIMEOUT, "invalid_response", f"unreadable Refund: {exc}") from exc
 
     # ---- incoming: webhooks and return pages -------------------------------------------------------
     def webhook_event_id(self, raw_body: bytes, headers: Mapping[str, str]) -> str | None:

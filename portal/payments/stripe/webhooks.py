@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
-from ..base import (EVENT_EXPIRED, EVENT_FAILED, EVENT_IGNORED, EVENT_PAID, Gateway, PaymentEvent,
-                    WebhookRejected)
+from ..base import (EVENT_DISPUTE, EVENT_EXPIRED, EVENT_FAILED, EVENT_IGNORED, EVENT_PAID, EVENT_REFUND,
+                    EVENT_REFUNDS_CHANGED, Gateway, PaymentEvent, WebhookRejected)
 from . import translate
 
 GATEWAY = translate.GATEWAY
@@ -25,6 +25,16 @@ SESSION_EVENTS = "checkout.session."
 # Everything else (payment_intent.succeeded among them) is IGNORED: the session event carries the link and
 # the same PaymentIntent id, so mapping both would only risk counting one payment twice.
 _KINDS = {ASYNC_SUCCEEDED: EVENT_PAID, ASYNC_FAILED: EVENT_FAILED, EXPIRED: EVENT_EXPIRED}
+
+# Money back (https://docs.stripe.com/api/events/types). data.object is a Refund for refund.created / .updated /
+# .failed (every refund since https://docs.stripe.com/changelog/acacia/2024-10-28/refund-webhook-update) and the older
+# charge.refund.updated; a Charge for charge.refunded, which lists no refunds since
+# https://docs.stripe.com/changelog/2022-11-15/deprecates-charges-auto-expand and may cover several, so it only says
+# "ask for this payment's refunds"; a Dispute for charge.dispute.*.
+REFUND_EVENTS = frozenset({"refund.created", "refund.updated", "refund.failed", "charge.refund.updated"})
+CHARGE_REFUNDED = "charge.refunded"
+DISPUTE_EVENTS = frozenset({"charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed",
+                            "charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated"})
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
@@ -93,6 +103,8 @@ def to_event(event: Mapping[str, Any], gateway: type[Gateway]) -> PaymentEvent:
     if is_session and not (isinstance(obj.get("id"), str) and obj["id"]):
         raise WebhookRejected(f"{event_type} {evt_id}: the session has no id")
 
+    if event_type in REFUND_EVENTS or event_type == CHARGE_REFUNDED or event_type in DISPUTE_EVENTS:
+        return _money_back(event, evt_id, event_type, obj, gateway)
     if event_type == COMPLETED:
         # `unpaid`: an async method still settling; `async_payment_succeeded` follows when it does.
         kind = EVENT_PAID if obj.get("payment_status") == "paid" else EVENT_IGNORED
@@ -112,3 +124,33 @@ def to_event(event: Mapping[str, Any], gateway: type[Gateway]) -> PaymentEvent:
         reference=translate.reference_of(obj) if is_session else None,
         payment=payment, raw=dict(event),
     )
+
+
+def _money_back(event: Mapping[str, Any], evt_id: str, event_type: str, obj: Mapping[str, Any],
+                gateway: type[Gateway]) -> PaymentEvent:
+    """Refund, charge.refunded and dispute events -> PaymentEvent (no link: they name the payment)."""
+    refund = dispute = refunds_of = None
+    try:
+        if event_type in REFUND_EVENTS:
+            kind, refund = EVENT_REFUND, translate.to_refund(obj, gateway)
+        elif event_type in DISPUTE_EVENTS:
+            kind, dispute = EVENT_DISPUTE, translate.to_dispute(obj, gateway)
+        else:
+            if obj.get("object") != "charge":
+                raise ValueError("does not carry a Charge")
+            kind, refunds_of = EVENT_REFUNDS_CHANGED, _id(obj.get("payment_intent")) or _id(obj.get("id"))
+            if refunds_of is None:
+                raise ValueError("the Charge names no payment")
+    except ValueError as exc:  # MoneyError too: an unknown currency code
+        raise WebhookRejected(f"{event_type} {evt_id}: {exc}") from exc
+    return PaymentEvent(
+        gateway=GATEWAY, event_id=evt_id, event_type=event_type, kind=kind, link_id=None,
+        reference=refund.reference if refund else None, refund=refund, dispute=dispute, refunds_of=refunds_of,
+        raw=dict(event))
+
+
+def _id(value: Any) -> str | None:
+    """An expandable field's id (a string, or the expanded object's `id`)."""
+    if isinstance(value, Mapping):
+        value = value.get("id")
+    return value if isinstance(value, str) and value else None
