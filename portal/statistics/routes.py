@@ -44,7 +44,7 @@ def _view(stats: dict) -> dict:
     every = label_every(len(days))
     collected_charts = []
     for currency in stats["collected"]:
-        per_day = {key: [Money.parse(d[key][currency], currency) for d in stats["daily"]]
+        per_day = {key: [Money.parse(d[key][currency], currency, allow_negative=True) for d in stats["daily"]]
                    for key in ("collected", "refunded", "charged_back", "net")}
         daily = per_day["collected"]
         # The chart draws money that arrived; its table adds what went back and the net, day by day.
@@ -62,7 +62,8 @@ def _view(stats: dict) -> dict:
         "net_shown": _listed(stats["net_minor"]),
         "gateway_collected": {n: ", ".join(Money.parse(v, c).format() for c, v in g["collected"].items())
                               for n, g in stats["by_gateway"].items()},
-        "gateway_money": {n: {key: _listed({c: Money.parse(v, c).minor for c, v in g[key].items()})
+        "gateway_money": {n: {key: _listed({c: Money.parse(v, c, allow_negative=True).minor  # net can be < 0
+                                            for c, v in g[key].items()})
                               for key in ("refunded", "charged_back", "net")}
                           for n, g in stats["by_gateway"].items()},
         "collected_charts": collected_charts,
