@@ -5,7 +5,7 @@
 Where the numbers come from
 - Every number is a sum over merchant days (the merchant's time zone, merchant_settings().zone) of the
   same per-day aggregates, computed by `aggregate()` from the raw rows: the attempt log (gateway_attempts),
-  the click trail (link_clicks) and payments.
+  the click trail (link_clicks), payments, refunds and disputes.
 - Finished days are kept in the rollup table statistics_daily by the periodic job `statistics_rollup`
   (portal/jobs.py PERIODIC); the days after the rollup's end, today always among them, are aggregated
   live by the same function. So the rollup only makes a period cheaper, never different.
