@@ -9,8 +9,10 @@ import csv
 import io
 from datetime import timedelta
 
+import jsonschema
 import pytest
 
+from portal.api.openapi import openapi_document
 from portal.extensions import db
 from portal.merchant import merchant_settings
 from portal.models import (Dispute, GatewayAttempt, LinkClick, Payment, PaymentLink, Refund, StatisticsDaily)
@@ -128,6 +130,34 @@ def test_one_currency_shows_its_own_money_back(money_back, api, signed_in_staff)
     assert "₹" not in page.split('data-figure="net">')[1].split("<")[0]
 
 
+def _json_schema(node, schemas):
+    """An OpenAPI 3.0 schema as plain JSON Schema: references inlined, `nullable` as a null type."""
+    if isinstance(node, list):
+        return [_json_schema(n, schemas) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        return _json_schema(schemas[node["$ref"].rsplit("/", 1)[1]], schemas)
+    out = {k: _json_schema(v, schemas) for k, v in node.items() if k != "nullable"}
+    if node.get("nullable") and "type" in out:
+        out["type"] = [out["type"], "null"]
+    return out
+
+
+def statistics_schema() -> dict:
+    schemas = openapi_document()["components"]["schemas"]
+    schema = _json_schema(schemas["Statistics"], schemas)
+    for key in ("refunded", "refunded_minor", "charged_back", "net", "net_minor", "refunds", "chargebacks"):
+        assert key in schema["properties"], key
+    return schema
+
+
+def test_the_answer_is_what_the_openapi_document_says(money_back, api):
+    stats = api.get("/payments/statistics").get_json()
+    expected_money(stats)
+    jsonschema.validate(stats, statistics_schema())
+
+
 def _shift(days: int) -> None:
     """Move everything recorded back by `days` (the engine and the ledger can only write now)."""
     shift = timedelta(days=days)
@@ -165,6 +195,7 @@ def test_a_rolled_up_day_shows_the_same_money_back_as_a_live_one(money_back, api
     assert by_day[today.isoformat()]["refunded"]["INR"] == "300.00"
     assert by_day[today.isoformat()]["collected"]["INR"] == "0.00"
     assert by_day[today.isoformat()]["net"]["INR"] == "-300.00"  # money went back, none arrived
+    jsonschema.validate(span, statistics_schema())  # a negative net is documented money too
     page = signed_in_staff.get(f"/statistics?period=custom&from={day}&to={today.isoformat()}").get_data(as_text=True)
     page_matches_api(page, span)
     money_on_page(page, span)
