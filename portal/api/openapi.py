@@ -385,7 +385,7 @@ def openapi_document() -> dict:
                     "properties": {k: {"type": "integer"} for k in (
                         "total_gateways", "configured_gateways", "enabled_gateways", "links_created", "links_failed",
                         "links_paid", "cache_hits", "cache_misses", "retries", "retry_successes", "fallbacks",
-                        "fallbacks_given", "payments", "attempts", "breaker_openings")} | {
+                        "fallbacks_given", "payments", "attempts", "breaker_openings", "refunds", "chargebacks")} | {
                         "cache_hit_rate": _rate,
                         "retry_success_rate": _rate,
                         "conversion_rate": {**_rate, "description": "links paid per link created in the period"},
@@ -400,6 +400,15 @@ def openapi_document() -> dict:
                             "$ref": "#/components/schemas/GatewayStatistics"}},
                         "collected": {"type": "object", "additionalProperties": _money},
                         "collected_minor": {"type": "object", "additionalProperties": _minor},
+                        "refunded": {"type": "object", "additionalProperties": _money,
+                                     "description": "refunds that succeeded, by the day they settled"},
+                        "refunded_minor": {"type": "object", "additionalProperties": _minor},
+                        "charged_back": {"type": "object", "additionalProperties": _money,
+                                         "description": "disputes lost, by the day they closed"},
+                        "charged_back_minor": {"type": "object", "additionalProperties": _minor},
+                        "net": {"type": "object", "additionalProperties": _money,
+                                "description": "collected - refunded - charged_back; can be negative"},
+                        "net_minor": {"type": "object", "additionalProperties": _minor},
                         "reasons": {"type": "array", "items": {"type": "object", "properties": {
                             "gateway": {"type": "string"}, "kind": {"type": "string"},
                             "code": {"type": "string", "nullable": True}, "count": {"type": "integer"},
@@ -408,6 +417,9 @@ def openapi_document() -> dict:
                             "date": {"type": "string", "format": "date"},
                             "links_created": {"type": "integer"}, "links_paid": {"type": "integer"},
                             "collected": {"type": "object", "additionalProperties": _money},
+                            "refunded": {"type": "object", "additionalProperties": _money},
+                            "charged_back": {"type": "object", "additionalProperties": _money},
+                            "net": {"type": "object", "additionalProperties": _money},
                             "by_gateway": {"type": "object", "additionalProperties": {"type": "object", "properties": {
                                 "attempts": {"type": "integer"}, "successes": {"type": "integer"},
                                 "success_rate": _rate}}}}}},
@@ -417,7 +429,7 @@ def openapi_document() -> dict:
                     "type": "object",
                     "properties": {k: {"type": "integer"} for k in (
                         "calls", "attempts", "successes", "failures", "retries", "retry_successes", "links_created",
-                        "cache_hits", "fallbacks_received", "fallbacks_given", "breaker_openings")} | {
+                        "cache_hits", "fallbacks_received", "fallbacks_given", "breaker_openings", "refunds")} | {
                         "display_name": {"type": "string"},
                         "configured": {"type": "boolean"}, "enabled": {"type": "boolean"},
                         "breaker": {"type": "string", "enum": ["closed", "open", "half_open"]},
@@ -425,6 +437,9 @@ def openapi_document() -> dict:
                         "latency_ms": {"type": "object", "properties": {
                             "p50": {"type": "integer", "nullable": True}, "p95": {"type": "integer", "nullable": True}}},
                         "collected": {"type": "object", "additionalProperties": _money},
+                        "refunded": {"type": "object", "additionalProperties": _money},
+                        "charged_back": {"type": "object", "additionalProperties": _money},
+                        "net": {"type": "object", "additionalProperties": _money},
                     },
                 },
                 "CustomerRecord": {

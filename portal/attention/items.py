@@ -3,13 +3,23 @@
 `items()` builds the list and `count()` is its length: the navigation badge, Home and the page all use
 them, so the number people see is the number of things on the page. Kinds:
 
-- open PaymentMismatch rows (overpaid, paid while void, wrong amount or currency, part payments not
-  accepted, another invoice named): cleared by an admin's "Dealt with" (audited);
+- a dispute still open or under review, with its amount, reason and deadline, the most urgent first (an open
+  one whose deadline has passed is called overdue); it goes when the gateway reports it won or lost;
+- a refund asked for here (portal or API) that failed in the last REFUND_FAILED_DAYS days, with the gateway's
+  words, until a new refund of that payment is asked for;
+- a refund still requested or pending REFUND_STUCK_HOURS after it was asked for;
+- open PaymentMismatch rows (overpaid, paid while void or after a full refund, wrong amount or currency, part
+  payments not accepted, another invoice named, a refund in another currency, a refund that failed after it
+  succeeded): cleared by an admin's "Dealt with" (audited);
 - overpaid invoices with no mismatch on record (money received some other way);
 - a gateway down (portal/payments/status.py) while links at it are open;
 - no verified webhook from a gateway for WEBHOOK_SILENCE_HOURS while links at it have been open that long;
 - WEBHOOK_REJECTED_BURST or more deliveries from one gateway's address failing verification within an hour,
   in the last 24 hours.
+
+Disputes decided lately (won or lost, last DECIDED_DAYS days) are not items: nothing can be done about them,
+and a badge that counts what needs no one soon stops being read. The page shows them apart, uncounted
+(`decided_disputes()`), so a dispute that leaves the list is seen to have been decided, and how.
 """
 from __future__ import annotations
 
@@ -21,7 +31,9 @@ from sqlalchemy import and_, case, exists, func, or_
 
 from ..extensions import db
 from ..merchant import merchant_settings
-from ..models import LIVE_STATUSES, Invoice, PaymentLink, PaymentMismatch, WebhookDelivery, utcnow
+from ..models import (LIVE_STATUSES, Dispute, Invoice, PaymentLink, PaymentMismatch, Refund, WebhookDelivery,
+                      utcnow)
+from ..models import ledger as money_rows
 from ..money import Money
 from ..payments import registry, routing
 from ..payments.breaker import OPEN
@@ -30,12 +42,16 @@ from ..payments.status import DOWN, gateway_lines
 
 HOURS = 24
 WRONG_MONEY = ("amount", "currency")
+REFUND_FAILED_DAYS = 7      # a failed refund is listed this long (or until a new one of that payment is asked for)
+REFUND_STUCK_HOURS = 24     # a refund not final this long after it was asked for is listed
+DECIDED_DAYS = 30           # disputes won or lost this recently are shown apart, uncounted
 
 
 @dataclass(frozen=True)
 class Item:
-    kind: str                    # overpaid, paid_void, wrong_money, part_payment, other_invoice, mismatch,
-                                 # gateway_down, webhook_silence, rejected_burst
+    kind: str                    # dispute, dispute_overdue, refund_failed, refund_stuck, overpaid, paid_void,
+                                 # paid_refunded, wrong_money, part_payment, other_invoice, refund_reversed,
+                                 # refund_currency, mismatch, gateway_down, webhook_silence, rejected_burst
     what: str                    # what is wrong, one sentence
     advice: str                  # what to do next
     since: datetime | None
@@ -82,6 +98,22 @@ def _mismatch_item(row: PaymentMismatch, invoice: Invoice | None) -> Item:
         return Item("part_payment", f"Part payment for {label}: {row.detail}.",
                     "Either refund it at the gateway, or allow part payments on the invoice and ask for the rest; "
                     "then mark this dealt with.", row.created_at, links, row.id)
+    if row.kind == "paid_refunded_invoice":
+        return Item("paid_refunded", f"Paid after a full refund: {row.detail}.",
+                    f"The invoice was refunded in full and is closed, so this payment was not counted. Refund it "
+                    f"in the {gateway} dashboard, or ask the customer what it was for and issue a new invoice; then "
+                    "mark this dealt with.", row.created_at, links, row.id)
+    if row.kind == "refund_reversed":
+        return Item("refund_reversed", f"A refund bounced back for {label}: {row.detail}.",
+                    "The customer's bank returned the refund (a closed card or account, usually), so the money is "
+                    "with you again and the invoice counts it as kept. Ask the customer how they want it back: "
+                    "a bank transfer, or a refund once they give another card; then mark this dealt with.",
+                    row.created_at, links, row.id)
+    if row.kind == "refund_currency":
+        return Item("refund_currency", f"A refund in another currency for {label}: {row.detail}.",
+                    f"It was not counted, so this invoice does not show it. Look the refund up in the {gateway} "
+                    "dashboard: if money did go back, note it on the invoice yourself; then mark this dealt with.",
+                    row.created_at, links, row.id)
     if row.kind == "invoice":
         return Item("other_invoice", f"The gateway names another invoice: {row.detail}.",
                     "Nothing was recorded. Check with the customer which invoice they paid before moving any "
@@ -106,6 +138,131 @@ def _money_items() -> list[Item]:
                           f"Refund {extra} to the customer at the gateway it came through.", invoice.paid_at,
                           _invoice_link(invoice.id, invoice.number)))
     return found
+
+
+def _local(moment: datetime) -> str:
+    return merchant_settings().local(_aware(moment)).strftime("%d %b %Y %H:%M")
+
+
+def _in_words(delta: timedelta) -> str:
+    """'3 days', '5 hours', 'under an hour'."""
+    hours = int(delta.total_seconds() // 3600)
+    if hours >= 48:
+        return f"{hours // 24} days"
+    if hours >= 1:
+        return f"{hours} hour{'' if hours == 1 else 's'}"
+    return "under an hour"
+
+
+def _dispute_items(now: datetime) -> list[Item]:
+    """Active disputes, the most urgent first: open ones by deadline (overdue first, no deadline last), then
+    those under review."""
+    rows = db.session.execute(db.select(Dispute, Invoice.number).join(Invoice, Invoice.id == Dispute.invoice_id)
+                              .where(Dispute.status.in_(money_rows.DISPUTE_ACTIVE_STATUSES))).all()
+    far = datetime.max.replace(tzinfo=timezone.utc)
+    rows.sort(key=lambda r: (r.Dispute.status != money_rows.DISPUTE_OPEN,
+                             _aware(r.Dispute.respond_by) if r.Dispute.respond_by else far, r.Dispute.id))
+    found = []
+    for dispute, number in rows:
+        gateway = _gateway_name(dispute.gateway)
+        reason = f" (reason: {dispute.reason.replace('_', ' ')})" if dispute.reason else ""
+        what = f"Dispute: the customer's bank disputes {dispute.amount.format()} of invoice {number} at {gateway}{reason}"
+        links = _invoice_link(dispute.invoice_id, number)
+        deadline = _aware(dispute.respond_by) if dispute.respond_by else None
+        if dispute.status == money_rows.DISPUTE_UNDER_REVIEW:
+            found.append(Item("dispute", f"{what}; under review.",
+                              f"Your answer is with the bank; nothing to do until it decides. This goes away when "
+                              f"{gateway} reports the dispute won or lost.", dispute.opened_at, links))
+        elif deadline is not None and deadline <= now:
+            found.append(Item("dispute_overdue",
+                              f"{what}. Overdue: the response was due {_local(deadline)}, {_in_words(now - deadline)} ago.",
+                              f"Open the dispute in the {gateway} dashboard now: if it still takes evidence, send the "
+                              "invoice, proof of delivery and your messages with the customer; if not, it will be "
+                              "decided without you, most likely lost.", dispute.opened_at, links))
+        else:
+            by = (f"Respond by {_local(deadline)} (in {_in_words(deadline - now)})" if deadline is not None
+                  else f"{gateway} gave no deadline")
+            found.append(Item("dispute", f"{what}. {by}.",
+                              f"In the {gateway} dashboard, send your evidence (the invoice, proof of delivery, your "
+                              "messages with the customer) before the deadline, or accept the dispute if the customer "
+                              "is right. Do not refund the payment: the bank holds the money already, and a refund "
+                              "would give it back twice.", dispute.opened_at, links))
+    return found
+
+
+def decided_disputes(now: datetime | None = None) -> list[tuple[Dispute, str]]:
+    """Disputes won or lost in the last DECIDED_DAYS days, newest first, with their invoice number: shown on the
+    page apart from the items, and not counted."""
+    since = (now or utcnow()) - timedelta(days=DECIDED_DAYS)
+    return [tuple(row) for row in db.session.execute(
+        db.select(Dispute, Invoice.number).join(Invoice, Invoice.id == Dispute.invoice_id)
+        .where(Dispute.status.in_((money_rows.DISPUTE_WON, money_rows.DISPUTE_LOST)), Dispute.closed_at >= since)
+        .order_by(Dispute.closed_at.desc(), Dispute.id.desc()))]
+
+
+def _refund_items(now: datetime) -> list[Item]:
+    """Refunds asked for here that failed lately, and refunds of any origin not final after REFUND_STUCK_HOURS."""
+    found = []
+    R = Refund
+    failed = db.session.execute(
+        db.select(R, Invoice.number).join(Invoice, Invoice.id == R.invoice_id)
+        .where(R.status == money_rows.REFUND_FAILED, R.source.in_(("portal", "api")),
+               R.settled_at >= now - timedelta(days=REFUND_FAILED_DAYS))
+        .order_by(R.settled_at.desc(), R.id.desc())).all()
+    for refund, number in failed:
+        if _asked_again(refund) or _reversed(refund):  # done with, or listed as a bounced refund already
+            continue
+        gateway = _gateway_name(refund.gateway)
+        if (refund.failure_code or "").endswith(":refund_exceeds_payment"):
+            advice = (f"{gateway} says less is left to refund than this portal knows: most likely a refund was made "
+                      f"in the {gateway} dashboard. It is being fetched and will show on the invoice; check there "
+                      "what is left before asking again.")
+        else:
+            advice = ("Nothing left your account. Ask again from the invoice page once the cause is fixed, or give "
+                      "the money back another way (a bank transfer) and tell the customer. This goes once a new "
+                      f"refund of that payment is asked for, or after {REFUND_FAILED_DAYS} days.")
+        failure = refund.failure or "the gateway gave no reason"
+        found.append(Item("refund_failed", f"Refund failed: {refund.amount.format()} for invoice {number} at "
+                                           f"{gateway}: {failure.rstrip('.')}.", advice, refund.settled_at,
+                          _invoice_link(refund.invoice_id, number)))
+    stuck = db.session.execute(
+        db.select(R, Invoice.number).join(Invoice, Invoice.id == R.invoice_id)
+        .where(R.status.in_(money_rows.REFUND_OPEN_STATUSES), R.created_at < now - timedelta(hours=REFUND_STUCK_HOURS))
+        .order_by(R.created_at, R.id)).all()
+    for refund, number in stuck:
+        gateway = _gateway_name(refund.gateway)
+        waited = _in_words(now - _aware(refund.created_at))
+        if refund.status == money_rows.REFUND_REQUESTED:
+            what = (f"Refund not confirmed: {refund.amount.format()} for invoice {number} was asked of {gateway} "
+                    f"{waited} ago and its answer never came.")
+            advice = (f"Nothing is sent again until it is known whether {gateway} made it; reconciliation keeps asking "
+                      f"{gateway} by this refund's reference ({refund.reference or 'none'}). If {gateway} cannot be "
+                      f"reached, look for the refund in the {gateway} dashboard before refunding in any other way.")
+        else:
+            what = (f"Refund still pending: {refund.amount.format()} for invoice {number} at {gateway}, "
+                    f"asked for {waited} ago.")
+            advice = (f"Some banks take several working days to return a refund, so this may be normal. If the "
+                      f"customer says nothing has arrived after a week, look the refund up in the {gateway} dashboard"
+                      f" ({refund.refund_id or refund.reference}) and ask {gateway}'s support; nothing to do here.")
+        found.append(Item("refund_stuck", what, advice, refund.created_at, _invoice_link(refund.invoice_id, number)))
+    return found
+
+
+def _asked_again(refund: Refund) -> bool:
+    """A refund of the same payment asked for after this one, and not failed: the failure was dealt with."""
+    return db.session.scalar(db.select(Refund.id).where(
+        Refund.payment_row_id == refund.payment_row_id, Refund.id > refund.id,
+        Refund.status != money_rows.REFUND_FAILED).limit(1)) is not None
+
+
+def _reversed(refund: Refund) -> bool:
+    """A refund that failed after it succeeded: flagged as a refund_reversed mismatch, listed as that instead."""
+    if not refund.refund_id:
+        return False
+    details = db.session.scalars(db.select(PaymentMismatch.detail).where(
+        PaymentMismatch.gateway == refund.gateway, PaymentMismatch.kind == "refund_reversed",
+        PaymentMismatch.invoice_id == refund.invoice_id)).all()
+    return any(detail.startswith(f"refund {refund.refund_id} ") for detail in details)
 
 
 def _open_links(now: datetime) -> dict[str, tuple[int, datetime]]:
@@ -207,9 +364,10 @@ def _aware(moment: datetime) -> datetime:
 
 
 def items(now: datetime | None = None) -> list[Item]:
-    """Everything that needs attention now: money first (newest first), then gateways and webhooks."""
+    """Everything that needs attention now: disputes first (they have deadlines), then refunds, then other money
+    problems (newest first), then gateways and webhooks."""
     now = now or utcnow()
-    return _money_items() + _gateway_items(now)
+    return _dispute_items(now) + _refund_items(now) + _money_items() + _gateway_items(now)
 
 
 def count() -> int:

@@ -9,7 +9,7 @@ from ..extensions import db
 from ..merchant import merchant_settings
 from ..models import AuditEvent, PaymentMismatch, utcnow
 from . import bp
-from .items import count, items
+from .items import DECIDED_DAYS, count, decided_disputes, items
 
 log = logging.getLogger("portal.attention")
 
@@ -35,7 +35,8 @@ def attention_badge():
 def index():
     found = items()
     g.attention_count = len(found)  # the badge on this page counts the same list
-    return render_template("attention/index.html", items=found, profile=merchant_settings())
+    return render_template("attention/index.html", items=found, profile=merchant_settings(),
+                           decided=decided_disputes(), decided_days=DECIDED_DAYS)
 
 
 @bp.post("/mismatches/<id:mismatch_id>/resolve")

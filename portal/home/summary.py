@@ -11,7 +11,8 @@ from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..merchant import MerchantProfile
-from ..models import Customer, Invoice, Payment
+from ..models import Customer, Dispute, Invoice, Payment, Refund
+from ..models import ledger as money_rows
 from ..money import Money
 
 UNPAID_STATUSES = ("open", "partially_paid")
@@ -25,8 +26,20 @@ class CurrencySummary:
     outstanding: Money
     overdue_count: int
     overdue: Money
-    collected: Money                     # over the chart's days
+    collected: Money                     # over the chart's days: money that arrived, as the chart draws it
     daily: list[Money] = field(default_factory=list)  # one per day, oldest first
+    refunded: Money | None = None        # refunds that went through over the same days (Statistics' "refunded")
+    charged_back: Money | None = None    # disputes lost over the same days
+
+    @property
+    def net(self) -> Money:
+        """Collected less refunded and charged back: what the merchant kept of these days' money movements."""
+        back = (self.refunded.minor if self.refunded else 0) + (self.charged_back.minor if self.charged_back else 0)
+        return Money(self.collected.minor - back, self.currency)
+
+    @property
+    def money_back(self) -> bool:
+        return bool((self.refunded and self.refunded.minor) or (self.charged_back and self.charged_back.minor))
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,24 @@ def _collected_by_day(profile: MerchantProfile, days: list[date]) -> dict[str, l
     return collected
 
 
+def _money_back(profile: MerchantProfile, days: list[date]) -> dict[str, tuple[int, int]]:
+    """currency -> (refunded, charged back) in minor units over `days`: refunds that succeeded, by when they
+    settled, and disputes lost, by when they closed (as the Statistics page counts them)."""
+    lo, hi = profile.start_of(days[0]), profile.start_of(days[-1] + timedelta(days=1))
+    back: dict[str, list[int]] = {}
+    for currency, amount in db.session.execute(
+            db.select(Refund.currency, func.sum(Refund.amount_minor))
+            .where(Refund.status == money_rows.REFUND_SUCCEEDED, Refund.settled_at >= lo, Refund.settled_at < hi)
+            .group_by(Refund.currency)):
+        back.setdefault(currency, [0, 0])[0] += int(amount or 0)
+    for currency, amount in db.session.execute(
+            db.select(Dispute.currency, func.sum(Dispute.amount_minor))
+            .where(Dispute.status == money_rows.DISPUTE_LOST, Dispute.closed_at >= lo, Dispute.closed_at < hi)
+            .group_by(Dispute.currency)):
+        back.setdefault(currency, [0, 0])[1] += int(amount or 0)
+    return {currency: (refunded, lost) for currency, (refunded, lost) in back.items()}
+
+
 def latest_payments(limit: int = LATEST_PAYMENTS) -> list:
     """The newest payments with their invoice number and customer; rows have .Payment, .number, .customer_name.
     The newest few are picked first (index on received_at), then joined, so the cost does not grow."""
@@ -93,11 +124,14 @@ def build_home(profile: MerchantProfile, at: datetime | None = None) -> Home:
     days = [today - timedelta(days=CHART_DAYS - 1 - i) for i in range(CHART_DAYS)]
     unpaid = _unpaid_by_currency(today)
     collected = _collected_by_day(profile, days)
-    codes = sorted(set(unpaid) | set(collected), key=lambda c: (c != profile.default_currency, c))
+    back = _money_back(profile, days)
+    codes = sorted(set(unpaid) | set(collected) | set(back), key=lambda c: (c != profile.default_currency, c))
     currencies = []
     for code in codes:
         outstanding, late, late_count = unpaid.get(code, (0, 0, 0))
         daily = collected.get(code, [0] * len(days))
+        refunded, lost = back.get(code, (0, 0))
         currencies.append(CurrencySummary(code, Money(outstanding, code), late_count, Money(late, code),
-                                          Money(sum(daily), code), [Money(m, code) for m in daily]))
+                                          Money(sum(daily), code), [Money(m, code) for m in daily],
+                                          Money(refunded, code), Money(lost, code)))
     return Home(today, days, currencies, latest_payments(), needs_attention_count())

@@ -5,7 +5,7 @@
 Where the numbers come from
 - Every number is a sum over merchant days (the merchant's time zone, merchant_settings().zone) of the
   same per-day aggregates, computed by `aggregate()` from the raw rows: the attempt log (gateway_attempts),
-  the click trail (link_clicks) and payments.
+  the click trail (link_clicks), payments, refunds and disputes.
 - Finished days are kept in the rollup table statistics_daily by the periodic job `statistics_rollup`
   (portal/jobs.py PERIODIC); the days after the rollup's end, today always among them, are aggregated
   live by the same function. So the rollup only makes a period cheaper, never different.
@@ -18,6 +18,13 @@ Where the numbers come from
   to 100 ms below 10 s, to the second above (the value shown is the bottom of its bucket).
 - Latency and breaker openings belong to a gateway, not to a currency: asked for one currency, they still
   count every call to the gateway. Every other number follows the currency of the invoice concerned.
+- Money back is counted apart from money collected, on the day it left: "refunded" is refunds that succeeded,
+  by the day they settled (settled_at); "charged_back" is disputes lost, by the day they closed (closed_at);
+  "net" is collected - refunded - charged_back per currency, so a refund this month of last month's payment
+  lowers this month's net. Both days are written once, when the refund or dispute becomes final, and are
+  always today when written, so a rolled-up day never misses one. One exception the rows cannot show: a refund
+  that fails after it succeeded (Stripe, rare) is no longer "succeeded", so a live count drops it from the day
+  it succeeded while a day already rolled up keeps it.
 - Links paid: links whose first payment arrived in the period; the average time to pay is measured from
   the link's creation to that first payment. Conversion is links paid over links created in the same
   period, so a short period can show more links paid than created.
@@ -36,7 +43,9 @@ from sqlalchemy.orm import aliased
 from .. import jobs
 from ..extensions import db
 from ..merchant import MerchantProfile, merchant_settings
-from ..models import GatewayAttempt, Invoice, LinkClick, Payment, PaymentLink, StatisticsDaily, StatisticsRollup, utcnow
+from ..models import (Dispute, GatewayAttempt, Invoice, LinkClick, Payment, PaymentLink, Refund, StatisticsDaily,
+                      StatisticsRollup, utcnow)
+from ..models import ledger as money_rows
 from ..money import Money
 from ..payments import registry, routing
 from ..payments.base import TRANSIENT_KINDS
@@ -47,7 +56,9 @@ MAX_PERIOD_DAYS = 3660          # ten years: longer periods are refused (422)
 SETTLE = timedelta(minutes=15)  # a day is rolled up this long after it ends: slow calls have committed by then
 ROLLUP_CHUNK_DAYS = 7           # days aggregated per query while catching up
 # Metrics kept per day for the daily tables and charts; the others are only summed over the period.
-DAILY_METRICS = ("attempts", "successes", "links_created", "links_paid", "collected")
+DAILY_METRICS = ("attempts", "successes", "links_created", "links_paid", "collected", "refunded", "charged_back")
+# Money metrics, per currency: what arrived, and what went back (a refund, a lost dispute).
+MONEY_METRICS = ("collected", "refunded", "charged_back")
 
 # What a failure or a customer's return means, in words a merchant reads (the engine's words for errors).
 REASON_WORDS = {
@@ -161,6 +172,18 @@ def aggregate(profile: MerchantProfile, days: list[date], rule: Rule) -> list[tu
     run(select(*pay_base, literal(1).label("n"), _seconds_between(PaymentLink.created_at, p.received_at).label("s"))
         .join(PaymentLink, PaymentLink.id == p.payment_link_id).where(first),
         lambda: [("links_paid", ""), ("time_to_pay_s", "")], values=2)
+
+    # Money back, on the day it became final (a row's settled_at / closed_at is set once, when it does).
+    r = Refund
+    run(select(_day_index(r.settled_at, starts).label("d"), r.gateway.label("g"), r.currency.label("c"),
+               r.amount_minor.label("m"), literal(1).label("n"))
+        .where(r.status == money_rows.REFUND_SUCCEEDED, r.settled_at >= lo, r.settled_at < hi),
+        lambda: [("refunded", ""), ("refunds", "")], values=2)
+    dp = Dispute
+    run(select(_day_index(dp.closed_at, starts).label("d"), dp.gateway.label("g"), dp.currency.label("c"),
+               dp.amount_minor.label("m"), literal(1).label("n"))
+        .where(dp.status == money_rows.DISPUTE_LOST, dp.closed_at >= lo, dp.closed_at < hi),
+        lambda: [("charged_back", ""), ("chargebacks", "")], values=2)
 
     for day, gateway, count in _breaker_openings(starts, rule):
         out.append((days[day], gateway, "", "breaker_openings", "", count))
@@ -339,9 +362,9 @@ def payment_statistics(period: Period, currency: str | None = None, all_time: bo
     names = list(registry.GATEWAY_CLASSES)
     totals: dict[tuple[str, str], int] = defaultdict(int)          # (metric, gateway) -> value
     by_key: dict[tuple[str, str, str], int] = defaultdict(int)     # (metric, gateway, key) -> value
-    money: dict[tuple[str, str], int] = defaultdict(int)           # (gateway, currency) -> collected minor
+    money: dict[tuple[str, str, str], int] = defaultdict(int)      # (metric, gateway, currency) -> minor
     daily: dict[tuple[date, str, str], int] = defaultdict(int)     # (day, metric, gateway) -> value
-    daily_money: dict[tuple[date, str], int] = defaultdict(int)    # (day, currency) -> collected minor
+    daily_money: dict[tuple[date, str, str], int] = defaultdict(int)  # (day, metric, currency) -> minor
     latency: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))  # gateway -> {ms: calls}
     for day, gateway, cur, metric, key, value in rows:
         value = int(value)
@@ -351,9 +374,9 @@ def payment_statistics(period: Period, currency: str | None = None, all_time: bo
         totals[(metric, gateway)] += value
         if key:
             by_key[(metric, gateway, key)] += value
-        if metric == "collected":
-            money[(gateway, cur)] += value
-            daily_money[(day, cur)] += value
+        if metric in MONEY_METRICS:
+            money[(metric, gateway, cur)] += value
+            daily_money[(day, metric, cur)] += value
         if metric in DAILY_METRICS:
             daily[(day, metric, gateway)] += value
 
@@ -364,7 +387,18 @@ def payment_statistics(period: Period, currency: str | None = None, all_time: bo
     settings = routing.settings_by_name()
     configured = {name: registry.get_gateway(name, config) is not None for name in names}
     enabled = {name: name not in settings or settings[name].enabled for name in names}
-    currencies = sorted({cur for (_, cur) in money} | ({currency} if currency else set()))
+    currencies = sorted({cur for (_, _, cur), v in money.items() if v} | ({currency} if currency else set()))
+
+    def amounts(metric: str, gateway: str | None = None) -> dict[str, int]:
+        """currency -> minor units of a money metric, for one gateway or all."""
+        return {cur: sum(v for (m, g, c), v in money.items() if m == metric and c == cur
+                         and (gateway is None or g == gateway)) for cur in currencies}
+
+    def net(collected: dict[str, int], refunded: dict[str, int], charged_back: dict[str, int]) -> dict[str, int]:
+        return {cur: collected[cur] - refunded[cur] - charged_back[cur] for cur in currencies}
+
+    def shown(minor: dict[str, int], keep=lambda cur: True) -> dict[str, str]:
+        return {cur: Money(m, cur).decimal_string() for cur, m in minor.items() if keep(cur)}
     reasons = []
     for (metric, gateway, key), count in by_key.items():
         if metric == "failure":
@@ -382,6 +416,9 @@ def payment_statistics(period: Period, currency: str | None = None, all_time: bo
 
     by_gateway = {}
     for name in names:
+        g_money = {m: amounts(m, name) for m in MONEY_METRICS}
+        g_net = net(*(g_money[m] for m in MONEY_METRICS))
+        moved = lambda cur: any(g_money[m][cur] for m in MONEY_METRICS)  # noqa: E731
         attempts, successes = totals.get(("attempts", name), 0), totals.get(("successes", name), 0)
         retries, retry_ok = totals.get(("retries", name), 0), totals.get(("retry_successes", name), 0)
         histogram = latency.get(name, {})
@@ -404,15 +441,22 @@ def payment_statistics(period: Period, currency: str | None = None, all_time: bo
             "fallbacks_received": totals.get(("fallback_received", name), 0),
             "fallbacks_given": totals.get(("fallback_given", name), 0),
             "breaker_openings": totals.get(("breaker_openings", name), 0),
-            "collected": {cur: Money(money[(name, cur)], cur).decimal_string()
-                          for cur in currencies if money.get((name, cur))},
+            "collected": shown(g_money["collected"], lambda cur: g_money["collected"][cur]),
+            # Added with refunds (issue 12): per currency the gateway moved money in, in the period.
+            "refunded": shown(g_money["refunded"], moved),
+            "charged_back": shown(g_money["charged_back"], moved),
+            "net": shown(g_net, moved),
+            "refunds": totals.get(("refunds", name), 0),
         }
 
     links_created, links_failed = total("links_created"), total("links_failed")
     cache_hits, links_paid = total("cache_hits"), total("links_paid")
     retries, retry_successes = total("retries"), total("retry_successes")
     time_to_pay = total("time_to_pay_s")
-    collected_minor = {cur: sum(v for (_, c), v in money.items() if c == cur) for cur in currencies}
+    collected_minor, refunded_minor, charged_back_minor = (amounts(m) for m in MONEY_METRICS)
+    net_minor = net(collected_minor, refunded_minor, charged_back_minor)
+    day_money = {day: {m: {cur: daily_money.get((day, m, cur), 0) for cur in currencies} for m in MONEY_METRICS}
+                 for day in days}
     return {
         # The keys the API has always had (docs/endpoints.md); over the period now.
         "total_gateways": len(names),
@@ -429,7 +473,7 @@ def payment_statistics(period: Period, currency: str | None = None, all_time: bo
         "retry_success_rate": _rate(retry_successes, retries),
         "fallbacks": total("fallback_received"),
         "by_gateway": by_gateway,
-        "collected": {cur: Money(minor, cur).decimal_string() for cur, minor in collected_minor.items()},
+        "collected": shown(collected_minor),
         # Added with the Statistics page.
         "period": {"from": first.isoformat(), "to": last.isoformat(), "days": len(days),
                    "all_time": all_time, "time_zone": profile.time_zone},
@@ -442,11 +486,24 @@ def payment_statistics(period: Period, currency: str | None = None, all_time: bo
         "breaker_openings": total("breaker_openings"),
         "fallbacks_given": total("fallback_given"),
         "reasons": reasons,
+        # Added with refunds (issue 12): money back apart from money collected; net = collected - refunded -
+        # charged_back, per currency.
+        "refunded": shown(refunded_minor),
+        "refunded_minor": refunded_minor,
+        "charged_back": shown(charged_back_minor),
+        "charged_back_minor": charged_back_minor,
+        "net": shown(net_minor),
+        "net_minor": net_minor,
+        "refunds": total("refunds"),
+        "chargebacks": total("chargebacks"),
         "daily": [{
             "date": day.isoformat(),
             "links_created": sum(daily.get((day, "links_created", n), 0) for n in names + [""]),
             "links_paid": sum(daily.get((day, "links_paid", n), 0) for n in names),
-            "collected": {cur: Money(daily_money.get((day, cur), 0), cur).decimal_string() for cur in currencies},
+            "collected": shown(day_money[day]["collected"]),
+            "refunded": shown(day_money[day]["refunded"]),
+            "charged_back": shown(day_money[day]["charged_back"]),
+            "net": shown(net(*(day_money[day][m] for m in MONEY_METRICS))),
             "by_gateway": {n: {"attempts": daily.get((day, "attempts", n), 0),
                                "successes": daily.get((day, "successes", n), 0),
                                "success_rate": _rate(daily.get((day, "successes", n), 0),

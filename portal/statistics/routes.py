@@ -44,21 +44,38 @@ def _view(stats: dict) -> dict:
     every = label_every(len(days))
     collected_charts = []
     for currency in stats["collected"]:
-        daily = [Money.parse(d["collected"][currency], currency) for d in stats["daily"]]
-        collected_charts.append((currency, build_chart(currency, days, daily, every), daily))
+        per_day = {key: [Money.parse(d[key][currency], currency, allow_negative=True) for d in stats["daily"]]
+                   for key in ("collected", "refunded", "charged_back", "net")}
+        daily = per_day["collected"]
+        # The chart draws money that arrived; its table adds what went back and the net, day by day.
+        table = [(day, *(per_day[key][i].format() for key in ("collected", "refunded", "charged_back", "net")))
+                 for i, day in enumerate(days)]
+        collected_charts.append((currency, build_chart(currency, days, daily, every), daily, table))
     active = [n for n, g in stats["by_gateway"].items() if g["attempts"]]
     rates = {n: [d["by_gateway"][n]["success_rate"] for d in stats["daily"]] for n in active}
     return {
         "days": days,
         "labels": labels,
         "collected_shown": {c: Money(m, c).format() for c, m in stats["collected_minor"].items()},
+        "refunded_shown": _listed(stats["refunded_minor"]),
+        "charged_back_shown": _listed(stats["charged_back_minor"]),
+        "net_shown": _listed(stats["net_minor"]),
         "gateway_collected": {n: ", ".join(Money.parse(v, c).format() for c, v in g["collected"].items())
                               for n, g in stats["by_gateway"].items()},
+        "gateway_money": {n: {key: _listed({c: Money.parse(v, c, allow_negative=True).minor  # net can be < 0
+                                            for c, v in g[key].items()})
+                              for key in ("refunded", "charged_back", "net")}
+                          for n, g in stats["by_gateway"].items()},
         "collected_charts": collected_charts,
         "success_chart": success_chart(days, rates, labels) if active else None,
         "active": active,
         "latency_chart": latency_chart({n: stats["by_gateway"][n]["latency_ms"] for n in active}, labels),
     }
+
+
+def _listed(minor: dict[str, int]) -> str:
+    """'₹1,200.00, $0.00' in the order of the currencies; '' when there are none."""
+    return ", ".join(Money(m, c).format() for c, m in minor.items())
 
 
 @bp.get("/statistics")
@@ -100,24 +117,28 @@ def csv_rows(stats: dict):
     yield ("period", "", "", "currency", stats["currency"] or "all")
     for key in ("links_created", "links_failed", "links_paid", "conversion_rate", "payments",
                 "average_seconds_to_pay", "cache_hits", "cache_misses", "cache_hit_rate", "attempts", "retries",
-                "retry_successes", "retry_success_rate", "fallbacks", "fallbacks_given", "breaker_openings"):
+                "retry_successes", "retry_success_rate", "fallbacks", "fallbacks_given", "breaker_openings",
+                "refunds", "chargebacks"):
         yield ("summary", "", "", key, stats[key])
-    for currency, amount in stats["collected"].items():
-        yield ("summary", "", "", f"collected_{currency}", amount)
+    for key in ("collected", "refunded", "charged_back", "net"):
+        for currency, amount in stats[key].items():
+            yield ("summary", "", "", f"{key}_{currency}", amount)
     for name, g in stats["by_gateway"].items():
         for key in ("attempts", "successes", "failures", "success_rate", "retries", "retry_successes",
                     "retry_success_rate", "links_created", "cache_hits", "fallbacks_received", "fallbacks_given",
-                    "breaker_openings"):
+                    "breaker_openings", "refunds"):
             yield ("gateway", name, "", key, g[key])
         yield ("gateway", name, "", "latency_p50_ms", g["latency_ms"]["p50"])
         yield ("gateway", name, "", "latency_p95_ms", g["latency_ms"]["p95"])
-        for currency, amount in g["collected"].items():
-            yield ("gateway", name, "", f"collected_{currency}", amount)
+        for key in ("collected", "refunded", "charged_back", "net"):
+            for currency, amount in g[key].items():
+                yield ("gateway", name, "", f"{key}_{currency}", amount)
     for day in stats["daily"]:
         yield ("day", "", day["date"], "links_created", day["links_created"])
         yield ("day", "", day["date"], "links_paid", day["links_paid"])
-        for currency, amount in day["collected"].items():
-            yield ("day", "", day["date"], f"collected_{currency}", amount)
+        for key in ("collected", "refunded", "charged_back", "net"):
+            for currency, amount in day[key].items():
+                yield ("day", "", day["date"], f"{key}_{currency}", amount)
         for name, g in day["by_gateway"].items():
             if g["attempts"]:
                 yield ("day", name, day["date"], "attempts", g["attempts"])
