@@ -66,6 +66,7 @@ def upgrade():
     sa.Column('created_at', portal.models.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', portal.models.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('settled_at', portal.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('succeeded_at', portal.models.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['invoice_id'], ['invoices.id'], name=op.f('fk_refunds_invoice_id_invoices')),
     sa.ForeignKeyConstraint(['payment_row_id'], ['payments.id'], name=op.f('fk_refunds_payment_row_id_payments')),
     sa.ForeignKeyConstraint(['requested_by_id'], ['users.id'], name=op.f('fk_refunds_requested_by_id_users')),
@@ -77,7 +78,7 @@ def upgrade():
     with op.batch_alter_table('refunds', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_refunds_invoice_id'), ['invoice_id'], unique=False)
         batch_op.create_index('ix_refunds_payment_row_id', ['payment_row_id'], unique=False)
-        batch_op.create_index('ix_refunds_settled_at', ['settled_at'], unique=False)
+        batch_op.create_index('ix_refunds_succeeded_at', ['succeeded_at'], unique=False)
         batch_op.create_index('ix_refunds_status_created', ['status', 'created_at'], unique=False)
 
     with op.batch_alter_table('invoices', schema=None) as batch_op:
@@ -103,7 +104,7 @@ def downgrade():
 
     with op.batch_alter_table('refunds', schema=None) as batch_op:
         batch_op.drop_index('ix_refunds_status_created')
-        batch_op.drop_index('ix_refunds_settled_at')
+        batch_op.drop_index('ix_refunds_succeeded_at')
         batch_op.drop_index('ix_refunds_payment_row_id')
         batch_op.drop_index(batch_op.f('ix_refunds_invoice_id'))
 

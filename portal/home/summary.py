@@ -89,7 +89,7 @@ def _money_back(profile: MerchantProfile, days: list[date]) -> dict[str, tuple[i
     back: dict[str, list[int]] = {}
     for currency, amount in db.session.execute(
             db.select(Refund.currency, func.sum(Refund.amount_minor))
-            .where(Refund.status == money_rows.REFUND_SUCCEEDED, Refund.settled_at >= lo, Refund.settled_at < hi)
+            .where(Refund.status == money_rows.REFUND_SUCCEEDED, Refund.succeeded_at >= lo, Refund.succeeded_at < hi)
             .group_by(Refund.currency)):
         back.setdefault(currency, [0, 0])[0] += int(amount or 0)
     for currency, amount in db.session.execute(

@@ -75,7 +75,7 @@ class Refund(db.Model):
     __table_args__ = (UniqueConstraint("gateway", "refund_id", name="uq_refunds_gateway_refund_id"),
                       Index("ix_refunds_payment_row_id", "payment_row_id"),
                       Index("ix_refunds_status_created", "status", "created_at"),  # Needs attention, reconcile
-                      Index("ix_refunds_settled_at", "settled_at"))  # Statistics: refunded per day
+                      Index("ix_refunds_succeeded_at", "succeeded_at"))  # Statistics: refunded per day
 
     id: Mapped[int] = mapped_column(primary_key=True)
     payment_row_id: Mapped[int] = mapped_column(ForeignKey("payments.id"))
@@ -98,6 +98,9 @@ class Refund(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when it succeeded or failed
+    # When it first succeeded; kept if it later fails, so statistics can count the day it left and the day
+    # it came back.
+    succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     payment = relationship("Payment", back_populates="refunds")
     requested_by = relationship("User")

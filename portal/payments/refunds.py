@@ -326,6 +326,8 @@ def apply_refund(refund: GatewayRefund, source: str, row_id: int | None = None) 
         row.status = new_status
         if new_status in (rows.REFUND_SUCCEEDED, rows.REFUND_FAILED):
             row.settled_at = utcnow()
+        if new_status == rows.REFUND_SUCCEEDED and row.succeeded_at is None:
+            row.succeeded_at = row.settled_at
         if new_status == rows.REFUND_FAILED:
             row.failure = (refund.reason or "the gateway reports it failed")[:1000]
     db.session.flush()
@@ -357,6 +359,7 @@ def _refund_row(refund: GatewayRefund, payment: Payment, row_id: int | None) -> 
     if by_id is not None and ours is not None and by_id.id != ours.id:
         ours.status = max(ours.status, by_id.status, key=_RANK.get)
         ours.settled_at = ours.settled_at or by_id.settled_at
+        ours.succeeded_at = ours.succeeded_at or by_id.succeeded_at
         db.session.delete(by_id)
         db.session.flush()
         return ours

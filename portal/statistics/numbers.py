@@ -19,12 +19,11 @@ Where the numbers come from
 - Latency and breaker openings belong to a gateway, not to a currency: asked for one currency, they still
   count every call to the gateway. Every other number follows the currency of the invoice concerned.
 - Money back is counted apart from money collected, on the day it left: "refunded" is refunds that succeeded,
-  by the day they settled (settled_at); "charged_back" is disputes lost, by the day they closed (closed_at);
+  by the day they first did (succeeded_at); "charged_back" is disputes lost, by the day they closed (closed_at);
   "net" is collected - refunded - charged_back per currency, so a refund this month of last month's payment
-  lowers this month's net. Both days are written once, when the refund or dispute becomes final, and are
-  always today when written, so a rolled-up day never misses one. One exception the rows cannot show: a refund
-  that fails after it succeeded (Stripe, rare) is no longer "succeeded", so a live count drops it from the day
-  it succeeded while a day already rolled up keeps it.
+  lowers this month's net. Both days are written once and are always today when written, so a rolled-up day
+  never misses one. A refund that fails after it succeeded (Stripe, rare) keeps its succeeded_at and comes back
+  as a negative refund on the day it failed, so live and rolled-up periods agree.
 - Links paid: links whose first payment arrived in the period; the average time to pay is measured from
   the link's creation to that first payment. Conversion is links paid over links created in the same
   period, so a short period can show more links paid than created.
@@ -173,11 +172,17 @@ def aggregate(profile: MerchantProfile, days: list[date], rule: Rule) -> list[tu
         .join(PaymentLink, PaymentLink.id == p.payment_link_id).where(first),
         lambda: [("links_paid", ""), ("time_to_pay_s", "")], values=2)
 
-    # Money back, on the day it became final (a row's settled_at / closed_at is set once, when it does).
+    # Money back, on the day it left (a refund's succeeded_at, a dispute's closed_at: each set once). A refund
+    # that failed after it succeeded comes back on the day it failed (settled_at), as a negative figure.
     r = Refund
-    run(select(_day_index(r.settled_at, starts).label("d"), r.gateway.label("g"), r.currency.label("c"),
+    run(select(_day_index(r.succeeded_at, starts).label("d"), r.gateway.label("g"), r.currency.label("c"),
                r.amount_minor.label("m"), literal(1).label("n"))
-        .where(r.status == money_rows.REFUND_SUCCEEDED, r.settled_at >= lo, r.settled_at < hi),
+        .where(r.succeeded_at >= lo, r.succeeded_at < hi),
+        lambda: [("refunded", ""), ("refunds", "")], values=2)
+    run(select(_day_index(r.settled_at, starts).label("d"), r.gateway.label("g"), r.currency.label("c"),
+               (-r.amount_minor).label("m"), literal(-1).label("n"))
+        .where(r.status == money_rows.REFUND_FAILED, r.succeeded_at.is_not(None), r.settled_at >= lo,
+               r.settled_at < hi),
         lambda: [("refunded", ""), ("refunds", "")], values=2)
     dp = Dispute
     run(select(_day_index(dp.closed_at, starts).label("d"), dp.gateway.label("g"), dp.currency.label("c"),

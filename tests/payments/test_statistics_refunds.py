@@ -163,7 +163,7 @@ def _shift(days: int) -> None:
     shift = timedelta(days=days)
     for model, columns in ((GatewayAttempt, ("created_at",)), (LinkClick, ("created_at",)),
                            (Payment, ("received_at",)), (PaymentLink, ("created_at",)),
-                           (Refund, ("created_at", "settled_at")), (Dispute, ("opened_at", "closed_at"))):
+                           (Refund, ("created_at", "settled_at", "succeeded_at")), (Dispute, ("opened_at", "closed_at"))):
         for row in db.session.scalars(db.select(model)):
             for column in columns:
                 if getattr(row, column) is not None:
@@ -201,6 +201,14 @@ def test_a_rolled_up_day_shows_the_same_money_back_as_a_live_one(money_back, api
     money_on_page(page, span)
     # Today's refund leaves the rolled-up day as it was.
     assert api.get(f"/payments/statistics?from={day}&to={day}").get_json() == live
+
+    # Today the rolled-up day's refund fails after it had succeeded (Stripe does this, rarely): the money is back
+    # today. The rolled-up day still says what it said, and the span nets it out, live or rolled up alike.
+    refund(_payment(money_back["a"]), "rfnd_stats_1", 50000, REFUND_FAILED)
+    assert api.get(f"/payments/statistics?from={day}&to={day}").get_json() == live
+    span = api.get(f"/payments/statistics?from={day}&to={today.isoformat()}").get_json()
+    assert span["refunded"] == {"INR": "300.00", "USD": "0.00"} and span["refunds"] == 1
+    assert {d["date"]: d for d in span["daily"]}[today.isoformat()]["refunded"]["INR"] == "-200.00"
 
 
 def _home_card(page: str, currency: str) -> dict[str, str]:
