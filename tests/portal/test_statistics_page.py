@@ -222,12 +222,12 @@ def test_csv_cells_cannot_become_formulas():
     assert [safe_cell(v) for v in ("=1+2", "+1", "-2", "@SUM(A1)", "\tx", "Stripe", 5, 0.25, None)] == \
         ["'=1+2", "'+1", "'-2", "'@SUM(A1)", "'\tx", "Stripe", 5, 0.25, ""]
     stats = {"period": {"from": "2026-01-01", "to": "2026-01-01", "time_zone": "=X"}, "currency": None,
-             "collected": {}, "by_gateway": {}, "daily": [],
+             "collected": {}, "refunded": {}, "charged_back": {}, "net": {}, "by_gateway": {}, "daily": [],
              "reasons": [{"gateway": "stripe", "words": '=HYPERLINK("http://evil.example")', "count": 1}],
              **{k: 0 for k in ("links_created", "links_failed", "links_paid", "conversion_rate", "payments",
                                "average_seconds_to_pay", "cache_hits", "cache_misses", "cache_hit_rate", "attempts",
                                "retries", "retry_successes", "retry_success_rate", "fallbacks", "fallbacks_given",
-                               "breaker_openings")}}
+                               "breaker_openings", "refunds", "chargebacks")}}
     cells = [safe_cell(c) for row in csv_rows(stats) for c in row]
     assert "'=X" in cells and "'=HYPERLINK(\"http://evil.example\")" in cells
     assert not any(isinstance(c, str) and c.startswith(("=", "+", "-", "@")) for c in cells)
