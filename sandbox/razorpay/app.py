@@ -21,6 +21,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..gateway import Gateway, json_response, page
 from . import objects, rules
+from .refunds import RefundsMixin
 from .rules import bad_request
 
 
@@ -32,8 +33,10 @@ def _major(amount: int, currency: str) -> str:
     return f"{whole}.{frac:0{exp}d}"
 
 
-class RazorpayGateway(Gateway):
+class RazorpayGateway(RefundsMixin, Gateway):
     name = "razorpay"
+    # Normal-speed refunds are pending, then processed (https://razorpay.com/docs/api/refunds/entity/).
+    default_refund_mode = "settle"
     url_map = Map([
         Rule("/v1/payment_links", methods=["POST"], endpoint="create_link"),
         Rule("/v1/payment_links/", methods=["POST"], endpoint="create_link"),
@@ -42,6 +45,14 @@ class RazorpayGateway(Gateway):
         Rule("/v1/payment_links/<link_id>", methods=["GET"], endpoint="fetch_link"),
         Rule("/v1/payment_links/<link_id>", methods=["PATCH"], endpoint="edit_link"),
         Rule("/v1/payment_links/<link_id>/cancel", methods=["POST"], endpoint="cancel_link"),
+        Rule("/v1/payments/<payment_id>", methods=["GET"], endpoint="fetch_payment"),
+        Rule("/v1/payments/<payment_id>/refund", methods=["POST"], endpoint="create_refund"),
+        Rule("/v1/payments/<payment_id>/refunds", methods=["GET"], endpoint="list_payment_refunds"),
+        Rule("/v1/payments/<payment_id>/refunds/<refund_id>", methods=["GET"], endpoint="fetch_payment_refund"),
+        Rule("/v1/refunds", methods=["GET"], endpoint="list_refunds"),
+        Rule("/v1/refunds/<refund_id>", methods=["GET"], endpoint="fetch_refund"),
+        Rule("/v1/disputes", methods=["GET"], endpoint="list_disputes"),
+        Rule("/v1/disputes/<dispute_id>", methods=["GET"], endpoint="fetch_dispute"),
         Rule("/i/<code>", methods=["GET"], endpoint="hosted_page"),
         Rule("/i/<code>/pay", methods=["POST"], endpoint="hosted_pay"),
     ], strict_slashes=False)
@@ -55,13 +66,15 @@ class RazorpayGateway(Gateway):
             self.events: list[dict] = []
             self.account_id = "acc_" + self.ids.token(14)
             self.user_id = self.ids.token(14)
+            self.reset_money_back()
 
     def state(self) -> dict:
         with self.lock:
             return {"payment_links": [dict(l) for l in self.links.values()],
                     "orders": [dict(o) for o in self.orders.values()],
                     "payments": [dict(p) for p in self.payments.values()],
-                    "events": [{"id": e_id, "type": e["event"]} for e_id, e in self.events]}
+                    "events": [{"id": e_id, "type": e["event"]} for e_id, e in self.events],
+                    **self.money_back_state()}
 
     # ---- errors ------------------------------------------------------------------------------------
     def error_body(self, status: int) -> dict:
@@ -284,6 +297,7 @@ class RazorpayGateway(Gateway):
             for link in self.links.values():
                 if link["expire_by"] and link["expire_by"] <= now and link["status"] in ("created", "partially_paid"):
                     self._expire(link)
+            self.sweep_refunds(now)
 
     # ---- hosted page -------------------------------------------------------------------------------
     def hosted_page(self, request: Request, code: str) -> Response:

@@ -11,13 +11,14 @@ import razorpay
 import requests
 from razorpay import errors as sdk_errors
 
-from ..base import (LINK_PAID, REJECTED, Gateway, GatewayError, GatewayLink, GatewaySettings, LinkRequest,
-                    PaymentEvent, WebhookRejected, scrub)
+from ..base import (LINK_PAID, NOT_FOUND, REJECTED, TIMEOUT, Gateway, GatewayError, GatewayLink, GatewayRefund,
+                    GatewaySettings, LinkRequest, PaymentEvent, RefundRequest, WebhookRejected, scrub)
 from . import translate, webhooks
 
 DEFAULT_API_BASE = "https://api.razorpay.com"  # razorpay/constants/url.py:2
 KEY_ID_SHAPE = re.compile(r"rzp_(test|live)_[A-Za-z0-9]+")
 LINKS = "/v1/payment_links"                     # razorpay/resources/payment_link.py:9
+PAYMENTS, REFUNDS = "/v1/payments", "/v1/refunds"  # razorpay/resources/payment.py, refund.py (constants/url.py)
 # Query parameters of the callback redirect (GATEWAY-FACTS, Razorpay section) -> the keys the SDK's
 # verify_payment_link_signature reads (razorpay/utility/utility.py:24-38; a missing key quietly gives False).
 CALLBACK_KEYS = {
@@ -159,6 +160,63 @@ class RazorpayGateway(Gateway):
 
     def check_credentials(self, timeout: float) -> None:
         self._call("GET", LINKS, lambda **kw: self.client.payment_link.all({"count": 1}, **kw), timeout)
+
+    # ---- money back: refunds (issue 12) -------------------------------------------------------------
+    def create_refund(self, request: RefundRequest, timeout: float) -> GatewayRefund:
+        """POST /v1/payments/{id}/refund through `client.payment.refund` (razorpay/resources/payment.py: the later
+        `refund(payment_id, data)` definition wins, so amount travels in the body)."""
+        params = translate.refund_params(request, type(self))
+        payment_id = request.payment_id
+        try:
+            entity = self._call("POST", f"{PAYMENTS}/{payment_id}/refund",
+                                lambda **kw: self.client.payment.refund(payment_id, params, **kw), timeout)
+        except GatewayError as exc:
+            raise translate.refund_error(exc) from None
+        return self._refund(entity)
+
+    def find_refund(self, request: RefundRequest, timeout: float) -> GatewayRefund | None:
+        """The payment's refunds, matched on `receipt`. Listing never refunds; an unknown payment has none."""
+        try:
+            entities = self._refund_entities(request.payment_id, timeout)
+        except GatewayError as exc:
+            if exc.kind == NOT_FOUND:  # "The id provided does not exist": surely no refund of it either
+                return None
+            raise
+        for entity in entities:
+            if entity.get("receipt") == request.reference[:translate.MAX_RECEIPT]:
+                return self._refund(entity)
+        return None
+
+    def fetch_refund(self, refund_id: str, payment_id: str, timeout: float) -> GatewayRefund:
+        entity = self._call("GET", f"{REFUNDS}/{refund_id}",
+                            lambda **kw: self.client.refund.fetch(refund_id, {}, **kw), timeout)
+        return self._refund(entity)
+
+    def list_refunds(self, payment_id: str, timeout: float) -> list[GatewayRefund] | None:
+        return [self._refund(entity) for entity in self._refund_entities(payment_id, timeout)]
+
+    def _refund_entities(self, payment_id: str, timeout: float) -> list[dict[str, Any]]:
+        """Every refund of the payment, newest first, 100 a page (`count`, `skip`)."""
+        entities: list[dict[str, Any]] = []
+        while True:
+            query = {"count": translate.REFUND_PAGE, "skip": len(entities)}
+            answer = self._call("GET", f"{PAYMENTS}/{payment_id}/refunds",
+                                lambda **kw: self.client.payment.fetch_multiple_refund(payment_id, query, **kw),
+                                timeout)
+            try:
+                page = translate.refund_entities(answer)
+            except ValueError as exc:
+                raise GatewayError(self.name, TIMEOUT, "unexpected_response", str(exc)) from None
+            entities.extend(page)
+            if len(page) < translate.REFUND_PAGE:
+                return entities
+
+    def _refund(self, entity: Any) -> GatewayRefund:
+        try:
+            return translate.to_refund(entity, type(self))
+        except (ValueError, TypeError, AttributeError) as exc:
+            # It reached Razorpay and may have taken effect: look it up, do not send it again.
+            raise GatewayError(self.name, TIMEOUT, "unexpected_response", f"unreadable refund: {exc}") from None
 
     # ---- incoming: webhooks and return pages ---------------------------------------------------------
     def webhook_event_id(self, raw_body: bytes, headers: Mapping[str, str]) -> str | None:

@@ -11,9 +11,10 @@ from typing import Any, Mapping
 import requests
 from razorpay import errors as sdk_errors
 
-from ..base import (AUTH, CONFLICT, LINK_CANCELLED, LINK_CREATED, LINK_EXPIRED, LINK_PAID, LINK_PARTIALLY_PAID,
-                    NOT_FOUND, RATE_LIMITED, REJECTED, SERVER, TIMEOUT, UNREACHABLE, Gateway, GatewayError,
-                    GatewayLink, GatewayPayment, LinkRequest)
+from ..base import (AUTH, CONFLICT, DISPUTE_LOST, DISPUTE_OPEN, DISPUTE_UNDER_REVIEW, DISPUTE_WON, LINK_CANCELLED,
+                    LINK_CREATED, LINK_EXPIRED, LINK_PAID, LINK_PARTIALLY_PAID, NOT_FOUND, RATE_LIMITED, REFUND_FAILED,
+                    REFUND_PENDING, REFUND_SUCCEEDED, REJECTED, SERVER, TIMEOUT, UNREACHABLE, Gateway, GatewayDispute,
+                    GatewayError, GatewayLink, GatewayPayment, GatewayRefund, LinkRequest, RefundRequest)
 from ...money import Money
 
 NAME = "razorpay"
@@ -222,3 +223,118 @@ def retry_after(value: str | None) -> float | None:
     except ValueError:
         return None
     return seconds if seconds is not None and seconds >= 0 else None
+
+
+# ---- money back: refunds and disputes (issue 12) ----------------------------------------------------
+# POST /v1/payments/{id}/refund (amount, speed, notes, receipt), GET /v1/payments/{id}/refunds (count, skip),
+# GET /v1/refunds/{id} (https://razorpay.com/docs/api/refunds/; razorpay-python 2.0.1 client.payment.refund,
+# client.payment.fetch_multiple_refund, client.refund.fetch). Razorpay keeps no idempotency key for us: `receipt`
+# carries our reference and find_refund matches it among the payment's refunds.
+REFUND_PAGE = 100  # collections answer at most 100 items (https://razorpay.com/docs/api/pagination/)
+MAX_RECEIPT = 40   # receipt: our reference, <= 40 characters as every Razorpay receipt
+# Refund status: pending, processed, failed (https://razorpay.com/docs/api/refunds/entity/).
+_REFUND_STATES = {"pending": REFUND_PENDING, "processed": REFUND_SUCCEEDED, "failed": REFUND_FAILED}
+# Dispute status (https://razorpay.com/docs/api/disputes/entity/): `closed` ends a fraud or retrieval phase
+# dispute in the merchant's favour (nothing deducted), so the money stays: won for us.
+_DISPUTE_STATES = {"open": DISPUTE_OPEN, "under_review": DISPUTE_UNDER_REVIEW, "won": DISPUTE_WON,
+                   "lost": DISPUTE_LOST, "closed": DISPUTE_WON}
+# Refusals of POST /v1/payments/{id}/refund, as Razorpay words them (create-normal doc, Errors; Razorpay's public
+# error descriptions): more than is left, nothing left, and payments that cannot be refunded at all.
+_OVER_REFUND_WORDS = ("greater than amount captured", "greater than the unrefunded amount",
+                      "has been fully refunded already")
+_NOT_REFUNDABLE_WORDS = ("status should be captured", "does not exist", "is not a valid id",
+                         "blocked due to ongoing dispute", "refund is currently not supported",
+                         "only instant refund is supported", "not supported by the bank")
+
+
+def refund_params(request: RefundRequest, gateway: type[Gateway]) -> dict[str, Any]:
+    """Body of POST /v1/payments/{id}/refund. Normal speed (no instant-refund fee); staff's words and our
+    reference travel in notes too, so the Dashboard shows them."""
+    notes = {"reference": request.reference}
+    if request.invoice_number:
+        notes["invoice_number"] = request.invoice_number[:MAX_NOTE_LENGTH]
+    if request.reason:
+        notes["reason"] = request.reason[:MAX_NOTE_LENGTH]
+    return {"amount": gateway_units(request.amount, gateway), "speed": "normal",
+            "receipt": request.reference[:MAX_RECEIPT], "notes": notes}
+
+
+def _units(entity: Mapping[str, Any], what: str) -> tuple[int, str]:
+    amount, currency = entity.get("amount"), entity.get("currency")
+    if type(amount) is not int or amount < 0:  # never round money that arrives as a float or a string
+        raise ValueError(f"{what} amount {amount!r} is not a number of subunits")
+    if not (isinstance(currency, str) and currency):
+        raise ValueError(f"{what} has no currency")
+    return amount, currency.upper()
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _notes(entity: Mapping[str, Any]) -> Mapping[str, Any]:
+    notes = entity.get("notes")
+    return notes if isinstance(notes, Mapping) else {}  # Razorpay sends [] for no notes
+
+
+def to_refund(entity: Mapping[str, Any], gateway: type[Gateway]) -> GatewayRefund:
+    """A refund entity -> GatewayRefund; ValueError when a field we rely on is missing or malformed."""
+    if entity.get("entity") != "refund" or not _text(entity.get("id")):
+        raise ValueError("not a Razorpay refund entity")
+    payment_id = _text(entity.get("payment_id"))
+    if payment_id is None:
+        raise ValueError(f"refund {entity['id']} names no payment_id")
+    units, currency = _units(entity, f"refund {entity['id']}")
+    try:
+        status = _REFUND_STATES[entity.get("status")]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown refund status {entity.get('status')!r}") from None
+    notes = _notes(entity)
+    reason = "failed" if status == REFUND_FAILED else notes.get("reason") or notes.get("comment") or ""
+    return GatewayRefund(gateway=NAME, refund_id=entity["id"], payment_id=payment_id,
+                         amount=gateway.iso_amount(units, currency), status=status,
+                         reference=_text(entity.get("receipt")), reason=str(reason), raw=dict(entity))
+
+
+def refund_entities(collection: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """GET /v1/payments/{id}/refunds answer `{"entity": "collection", "count", "items"}` -> its items."""
+    items = collection.get("items") if isinstance(collection, Mapping) else None
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise ValueError("not a Razorpay collection of refunds")
+    return items
+
+
+def to_dispute(entity: Mapping[str, Any], gateway: type[Gateway]) -> GatewayDispute:
+    """A dispute entity -> GatewayDispute (https://razorpay.com/docs/api/disputes/entity/). `respond_by` is unix
+    seconds; 0 or null means no deadline."""
+    if entity.get("entity") != "dispute" or not _text(entity.get("id")):
+        raise ValueError("not a Razorpay dispute entity")
+    payment_id = _text(entity.get("payment_id"))
+    if payment_id is None:
+        raise ValueError(f"dispute {entity['id']} names no payment_id")
+    units, currency = _units(entity, f"dispute {entity['id']}")
+    try:
+        status = _DISPUTE_STATES[entity.get("status")]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown dispute status {entity.get('status')!r}") from None
+    respond_by = entity.get("respond_by")
+    deadline = None
+    if type(respond_by) is int and respond_by > 0:
+        deadline = datetime.fromtimestamp(respond_by, timezone.utc)
+    reason = _text(entity.get("reason_description")) or _text(entity.get("reason_code")) or ""
+    return GatewayDispute(gateway=NAME, dispute_id=entity["id"], payment_id=payment_id,
+                          amount=gateway.iso_amount(units, currency), status=status, reason=reason,
+                          respond_by=deadline, raw=dict(entity))
+
+
+def refund_error(error: GatewayError) -> GatewayError:
+    """A refused refund in our terms: `refund_exceeds_payment` (Razorpay does not say how much is left, so its own
+    words are kept), `payment_not_refundable`; any other failure unchanged."""
+    if error.kind not in (REJECTED, NOT_FOUND) or (error.status or 400) >= 500:
+        return error
+    words = error.message.lower()
+    if any(phrase in words for phrase in _OVER_REFUND_WORDS):
+        return GatewayError(NAME, REJECTED, "refund_exceeds_payment", error.message, status=error.status)
+    if any(phrase in words for phrase in _NOT_REFUNDABLE_WORDS):
+        return GatewayError(NAME, REJECTED, "payment_not_refundable", error.message, status=error.status)
+    return error

@@ -4,14 +4,22 @@ Envelope: `{"entity": "event", "event": "payment_link.paid", "contains": [...], 
 "payload": {"payment_link": {"entity": {...}}, "order": {"entity": {...}}, "payment": {"entity": {...}}}}`
 (GATEWAY-FACTS, Razorpay section; tests/reference/razorpay/fake_payment_authorized_webhook.json;
 https://razorpay.com/docs/webhooks/payloads/payment-links/).
+
+Money back (issue 12): refund.created / processed / failed / speed_changed carry payload.refund.entity and
+payload.payment.entity (https://razorpay.com/docs/webhooks/refunds/); payment.dispute.created / won / lost / closed /
+under_review / action_required carry payload.payment.entity and payload.dispute.entity
+(https://razorpay.com/docs/webhooks/disputes/).
 """
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, Mapping
 
-from ..base import (EVENT_CANCELLED, EVENT_EXPIRED, EVENT_FAILED, EVENT_IGNORED, EVENT_PAID,
-                    EVENT_PARTIALLY_PAID, Gateway, GatewayPayment, PaymentEvent, WebhookRejected)
+from ..base import (DISPUTE_OPEN, EVENT_CANCELLED, EVENT_DISPUTE, EVENT_EXPIRED, EVENT_FAILED, EVENT_IGNORED,
+                    EVENT_PAID, EVENT_PARTIALLY_PAID, EVENT_REFUND, Gateway, GatewayPayment, PaymentEvent,
+                    WebhookRejected)
+from . import translate
 
 NAME = "razorpay"
 SIGNATURE_HEADER = "X-Razorpay-Signature"  # hex HMAC-SHA256 of the raw body, webhook secret (GATEWAY-FACTS)
@@ -25,6 +33,16 @@ KINDS = {
     "payment_link.cancelled": EVENT_CANCELLED,
     "payment_link.expired": EVENT_EXPIRED,
     "payment.failed": EVENT_FAILED,
+    "refund.created": EVENT_REFUND,
+    "refund.processed": EVENT_REFUND,
+    "refund.failed": EVENT_REFUND,
+    "refund.speed_changed": EVENT_REFUND,
+    "payment.dispute.created": EVENT_DISPUTE,
+    "payment.dispute.won": EVENT_DISPUTE,
+    "payment.dispute.lost": EVENT_DISPUTE,
+    "payment.dispute.closed": EVENT_DISPUTE,
+    "payment.dispute.under_review": EVENT_DISPUTE,
+    "payment.dispute.action_required": EVENT_DISPUTE,
 }
 MONEY_KINDS = frozenset({EVENT_PAID, EVENT_PARTIALLY_PAID})
 
@@ -55,6 +73,10 @@ def event_from(body: str, event_id: str, gateway: type[Gateway]) -> PaymentEvent
         raise WebhookRejected("body has no `payload` object")
     event_type = data["event"]
     kind = KINDS.get(event_type, EVENT_IGNORED)
+    if kind == EVENT_REFUND:
+        return _refund_event(data, payload, event_id, event_type, gateway)
+    if kind == EVENT_DISPUTE:
+        return _dispute_event(data, payload, event_id, event_type, gateway)
     link = _entity(payload, "payment_link")
     payment = None
     if kind in MONEY_KINDS:
@@ -73,6 +95,39 @@ def event_from(body: str, event_id: str, gateway: type[Gateway]) -> PaymentEvent
         failure = (_text(failed.get("error_description")) or "")[:200]
     return PaymentEvent(gateway=NAME, event_id=event_id, event_type=event_type, kind=kind, link_id=link_id,
                         reference=reference, payment=payment, raw=data, invoice_id=invoice_id, failure=failure)
+
+
+def _refund_event(data: dict, payload: Mapping[str, Any], event_id: str, event_type: str,
+                  gateway: type[Gateway]) -> PaymentEvent:
+    entity = _entity(payload, "refund")
+    if entity is None:
+        raise WebhookRejected(f"{event_type} without a refund entity")
+    try:
+        refund = translate.to_refund(entity, gateway)
+    except ValueError as exc:  # MoneyError (unknown currency) is a ValueError too
+        raise WebhookRejected(f"{event_type}: {exc}") from None
+    # The payment carries the notes we gave the link, which name our invoice.
+    payment = _entity(payload, "payment") or {}
+    return PaymentEvent(gateway=NAME, event_id=event_id, event_type=event_type, kind=EVENT_REFUND, link_id=None,
+                        reference=refund.reference, raw=data, invoice_id=_invoice_id(payment.get("notes")),
+                        refund=refund)
+
+
+def _dispute_event(data: dict, payload: Mapping[str, Any], event_id: str, event_type: str,
+                   gateway: type[Gateway]) -> PaymentEvent:
+    entity = _entity(payload, "dispute")
+    if entity is None:
+        raise WebhookRejected(f"{event_type} without a dispute entity")
+    try:
+        dispute = translate.to_dispute(entity, gateway)
+    except ValueError as exc:
+        raise WebhookRejected(f"{event_type}: {exc}") from None
+    if event_type == "payment.dispute.action_required":
+        # "The evidence submitted is insufficient": the merchant must respond again, whatever the entity says.
+        dispute = replace(dispute, status=DISPUTE_OPEN)
+    payment = _entity(payload, "payment") or {}
+    return PaymentEvent(gateway=NAME, event_id=event_id, event_type=event_type, kind=EVENT_DISPUTE, link_id=None,
+                        raw=data, invoice_id=_invoice_id(payment.get("notes")), dispute=dispute)
 
 
 def _invoice_id(notes: Any) -> int | None:
