@@ -227,12 +227,21 @@ class Api:
         return call
 
 
-@pytest.fixture
-def api(client, staff):
-    row, plain = ApiToken.issue(staff)
+def _api_as(client, user) -> Api:
+    row, plain = ApiToken.issue(user)
     db.session.add(row)
     db.session.commit()
     return Api(client, plain)
+
+
+@pytest.fixture
+def api(client, staff):
+    return _api_as(client, staff)
+
+
+@pytest.fixture
+def admin_api(client, admin):
+    return _api_as(client, admin)
 
 
 @pytest.fixture(scope="session")

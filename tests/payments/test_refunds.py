@@ -300,17 +300,6 @@ def test_staff_see_refunds_but_cannot_make_them(hooked, make_invoice, control, a
 
 # ---- the JSON API ----------------------------------------------------------------------------------------
 
-@pytest.fixture
-def admin_api(client, admin):
-    from portal.models import ApiToken
-    from tests.conftest import Api
-
-    row, plain = ApiToken.issue(admin)
-    db.session.add(row)
-    db.session.commit()
-    return Api(client, plain)
-
-
 def test_the_api_refunds_once_per_idempotency_key_and_says_why_not(hooked, make_invoice, control, admin_api, api):
     invoice, payment = paid(make_invoice, control, "stripe")
     path = f"/payments/{payment.id}/refunds"
