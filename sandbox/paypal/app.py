@@ -33,6 +33,8 @@ from .signing import WebhookSigner
 # PayPal account ids (payer_id, merchant_id): 13 of [2-9A-HJ-NP-Z] (schema account_id in checkout_orders_v2.json).
 ACCOUNT_ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 REQUEST_ID_TTL_S = 6 * 3600  # PayPal-Request-Id is remembered for 6 hours (idempotency doc above)
+# ... and for 45 days on Payments v2 calls such as captures.refund (payments_payment_v2.json, `paypal_request_id`).
+PAYMENTS_REQUEST_ID_TTL_S = 45 * 24 * 3600
 ORDER_APPROVAL_TTL_S = 3 * 3600  # an unapproved order lapses after some hours (approximation)
 
 
@@ -162,7 +164,7 @@ class PayPalGateway(RefundsMixin, Gateway):
         store_key = (request.path, request_id)
         with self.lock:
             now = time.time()
-            for key in [k for k, v in self.request_ids.items() if v["at"] < now - REQUEST_ID_TTL_S]:
+            for key in [k for k, v in self.request_ids.items() if v["at"] < now - _request_id_ttl(k[0])]:
                 del self.request_ids[key]
             saved = self.request_ids.get(store_key)
         if saved:
@@ -519,6 +521,10 @@ class PayPalGateway(RefundsMixin, Gateway):
               and self.signer.verify(str(data["transmission_sig"]), str(data["transmission_id"]),
                                      str(data["transmission_time"]), webhook_id, raw_event.encode()))
         return json_response({"verification_status": "SUCCESS" if ok else "FAILURE"})
+
+
+def _request_id_ttl(path: str) -> int:
+    return PAYMENTS_REQUEST_ID_TTL_S if path.startswith("/v2/payments/") else REQUEST_ID_TTL_S
 
 
 def raw_member(document: str, key: str) -> str:

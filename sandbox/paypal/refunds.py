@@ -194,7 +194,8 @@ class RefundsMixin:
         refund["seller_payable_breakdown"]["total_refunded_amount"] = {
             "currency_code": currency, "value": rules.format_value(done, currency)}
         words = f"{refund['amount']['value']} {currency}"
-        self._emit("PAYMENT.CAPTURE.REFUNDED", "refund", copy.deepcopy(refund), f"A {words} capture payment was refunded")
+        self._emit("PAYMENT.CAPTURE.REFUNDED", "refund", copy.deepcopy(refund),
+                   f"A {words} capture payment was refunded")
 
     def _finish_refund(self, refund_id: str, outcome: str) -> dict:
         refund = self.refunds[refund_id]
@@ -298,8 +299,8 @@ class RefundsMixin:
                            "method": "GET"}],
             }
             self.disputes[dispute_id] = dispute
-            self._emit("CUSTOMER.DISPUTE.CREATED", "dispute", copy.deepcopy(dispute), "A new dispute opened with Case # "
-                       f"{dispute_id}")
+            self._emit("CUSTOMER.DISPUTE.CREATED", "dispute", copy.deepcopy(dispute),
+                       f"A new dispute opened with Case # {dispute_id}")
             return {"id": dispute_id, **copy.deepcopy(dispute)}
 
     def close_dispute(self, dispute_id: str, outcome: str) -> dict:
@@ -322,4 +323,5 @@ class RefundsMixin:
 
 
 def _iso(ts: float | None = None) -> str:
-    return dt.datetime.fromtimestamp(ts if ts is not None else time.time(), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = dt.datetime.fromtimestamp(ts if ts is not None else time.time(), dt.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

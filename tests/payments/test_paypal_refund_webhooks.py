@@ -75,9 +75,11 @@ def test_refund_statuses(status, ours):
     assert parse(event).refund.status == ours
 
 
+ORDER_LINK = {"rel": "up", "href": "https://api-m.paypal.com/v2/checkout/orders/5O190127TN364715T"}
+
+
 @pytest.mark.parametrize("change", [{"status": "DONE"}, {"amount": {"currency_code": "USD", "value": "1.999"}},
-                                    {"amount": None}, {"id": ""}, {"links": []},
-                                    {"links": [{"rel": "up", "href": "https://api-m.paypal.com/v2/checkout/orders/X"}]}])
+                                    {"amount": None}, {"id": ""}, {"links": []}, {"links": [ORDER_LINK]}])
 def test_malformed_refunds_are_rejected(change):
     with pytest.raises(WebhookRejected, match="refund resource is malformed"):
         parse(refund_event(**change))

@@ -84,6 +84,16 @@ def test_refund_errors_are_paypals(paypal, control, schemas):
     assert issue(dup) == "DUPLICATE_INVOICE_ID"
 
 
+def test_only_completed_captures_are_refundable(paypal, control):
+    order = paypal.call("POST", "/v2/checkout/orders", order_request(invoice_id=f"INV-{time.time_ns()}")).json()
+    assert issue(refund(paypal, order["id"], {})) == "INVALID_RESOURCE_ID"  # an order is no capture
+    control.post("/_sandbox/pay", {"gateway": "paypal", "id": order["id"], "outcome": "deny"})
+    declined = paypal.call("POST", f"/v2/checkout/orders/{order['id']}/capture", {}).json()
+    capture_id = declined["purchase_units"][0]["payments"]["captures"][0]["id"]
+    refused = refund(paypal, capture_id, {})
+    assert refused.status_code == 422 and issue(refused) == "REFUND_NOT_ALLOWED"
+
+
 def test_request_id_replays_the_first_refund_with_its_latest_status(paypal, control):
     capture_id = paid_capture(paypal, control)
     control.post("/_sandbox/refunds/mode", {"gateway": "paypal", "mode": "pending"})
