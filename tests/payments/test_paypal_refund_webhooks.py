@@ -11,6 +11,7 @@ from portal.money import Money
 from portal.payments import base
 from portal.payments.base import WebhookRejected
 from portal.payments.paypal import webhooks
+from tests.payments.test_paypal_forgery import forge
 from tests.payments.test_paypal_webhooks import (NOTIFICATIONS, PAYMENTS, TIMEOUT, delivery, hooked,  # noqa: F401
                                                  link_request, make_gateway, paid_order, settings, validate)
 
@@ -154,3 +155,22 @@ def test_delivered_dispute_events(settings, hooked, control):
     assert (created.dispute.status, created.dispute.payment_id) == (base.DISPUTE_OPEN, capture_id)
     assert created.dispute.respond_by is not None and created.dispute.amount == Money(246900, "USD")
     assert (resolved.dispute.dispute_id, resolved.dispute.status) == (opened["id"], base.DISPUTE_LOST)
+
+
+def test_a_forged_body_under_genuine_headers_is_read_as_paypal_reports_the_refund(settings, hooked, control):
+    """The signature covers a CRC-32 only: a body forged to the same CRC (amount and status changed) passes it, so
+    the refund must come from PayPal's refunds.get, never from the body."""
+    gateway = make_gateway(settings)
+    _, captured = paid_order(gateway, control)
+    control.post("/_sandbox/refunds/mode", {"gateway": "paypal", "mode": "pending"})
+    made = control.post("/_sandbox/refunds", {"gateway": "paypal", "payment_id": captured.payments[0].payment_id,
+                                              "amount_minor": 500})
+    control.post("/_sandbox/refunds/settle", {"gateway": "paypal", "id": made["id"], "outcome": "succeeded"})
+    body, headers = delivery(control, "PAYMENT.CAPTURE.REFUNDED")
+    event = json.loads(body)
+    event["resource"] = {**event["resource"], "amount": {"currency_code": "USD", "value": "2469.00"},
+                         "status": "FAILED"}
+    forged = forge(event, body)
+    assert forged != body
+    parsed = gateway.verify_webhook(forged, headers, TIMEOUT)
+    assert (parsed.refund.amount, parsed.refund.status) == (Money(500, "USD"), base.REFUND_SUCCEEDED)
