@@ -149,12 +149,15 @@ def test_delivered_dispute_events(settings, hooked, control):
     _, captured = paid_order(gateway, control)
     capture_id = captured.payments[0].payment_id
     opened = control.post("/_sandbox/disputes", {"gateway": "paypal", "payment_id": capture_id})
-    control.post("/_sandbox/disputes/close", {"gateway": "paypal", "id": opened["id"], "outcome": "lost"})
     created = gateway.verify_webhook(*delivery(control, "CUSTOMER.DISPUTE.CREATED"), TIMEOUT)
-    resolved = gateway.verify_webhook(*delivery(control, "CUSTOMER.DISPUTE.RESOLVED"), TIMEOUT)
     assert (created.dispute.status, created.dispute.payment_id) == (base.DISPUTE_OPEN, capture_id)
     assert created.dispute.respond_by is not None and created.dispute.amount == Money(246900, "USD")
+    control.post("/_sandbox/disputes/close", {"gateway": "paypal", "id": opened["id"], "outcome": "lost"})
+    updated = gateway.verify_webhook(*delivery(control, "CUSTOMER.DISPUTE.UPDATED"), TIMEOUT)
+    resolved = gateway.verify_webhook(*delivery(control, "CUSTOMER.DISPUTE.RESOLVED"), TIMEOUT)
+    # Each is read as PayPal reports the dispute when it is verified: by now, resolved in the buyer's favour.
     assert (resolved.dispute.dispute_id, resolved.dispute.status) == (opened["id"], base.DISPUTE_LOST)
+    assert updated.dispute.status == base.DISPUTE_LOST
 
 
 def test_a_forged_body_under_genuine_headers_is_read_as_paypal_reports_the_refund(settings, hooked, control):
@@ -174,3 +177,15 @@ def test_a_forged_body_under_genuine_headers_is_read_as_paypal_reports_the_refun
     assert forged != body
     parsed = gateway.verify_webhook(forged, headers, TIMEOUT)
     assert (parsed.refund.amount, parsed.refund.status) == (Money(500, "USD"), base.REFUND_SUCCEEDED)
+
+
+def test_a_forged_dispute_outcome_is_read_as_paypal_reports_it(settings, hooked, control):
+    gateway = make_gateway(settings)
+    _, captured = paid_order(gateway, control)
+    opened = control.post("/_sandbox/disputes", {"gateway": "paypal", "payment_id": captured.payments[0].payment_id})
+    body, headers = delivery(control, "CUSTOMER.DISPUTE.CREATED")
+    event = json.loads(body)
+    event["resource"] = {**event["resource"], "status": "RESOLVED",
+                         "dispute_outcome": {"outcome_code": "RESOLVED_BUYER_FAVOUR"}}
+    parsed = gateway.verify_webhook(forge(event, body), headers, TIMEOUT)
+    assert (parsed.dispute.dispute_id, parsed.dispute.status) == (opened["id"], base.DISPUTE_OPEN)

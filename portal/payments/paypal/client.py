@@ -211,16 +211,18 @@ class PayPalGateway(Gateway):
 
     def _as_paypal_reports_it(self, event: PaymentEvent, timeout: float) -> PaymentEvent:
         """Before an event may credit money, ask PayPal about its capture and keep only what PayPal says; a refund
-        event, about its refund. One PayPal does not know (404) or will not look up (4xx) is not ours: rejected."""
+        or dispute event, about its refund or dispute. One PayPal does not know (404) or will not look up (4xx) is not
+        ours: rejected."""
         refund_id = webhooks.refund_to_confirm(event)
         if refund_id is not None:
-            try:
-                answer = self._call("GET", f"/v2/payments/refunds/{quote(refund_id, safe='')}", timeout)
-            except GatewayError as exc:
-                if exc.kind in (NOT_FOUND, REJECTED):
-                    raise WebhookRejected(f"PayPal has no refund {refund_id[:40]!r} for us ({exc.code})") from None
-                raise
+            answer = self._confirming("refund", f"/v2/payments/refunds/{quote(refund_id, safe='')}", refund_id,
+                                      timeout)
             return webhooks.confirmed_refund_event(event, answer)
+        dispute_id = webhooks.dispute_to_confirm(event)
+        if dispute_id is not None:
+            answer = self._confirming("dispute", f"/v1/customer/disputes/{quote(dispute_id, safe='')}", dispute_id,
+                                      timeout)
+            return webhooks.confirmed_dispute_event(event, answer)
         capture_id = webhooks.capture_to_confirm(event)
         if capture_id is None:
             return event
@@ -231,6 +233,16 @@ class PayPalGateway(Gateway):
                 raise WebhookRejected(f"PayPal has no capture {capture_id[:40]!r} for us ({exc.code})") from None
             raise
         return webhooks.confirmed_event(event, capture)
+
+    def _confirming(self, what: str, path: str, object_id: str, timeout: float) -> Any:
+        """PayPal's own answer about an event's object; one it does not know (404) or will not show (4xx) is
+        rejected, anything else (5xx, timeouts) is GatewayError so PayPal's next attempt asks again."""
+        try:
+            return self._call("GET", path, timeout)
+        except GatewayError as exc:
+            if exc.kind in (NOT_FOUND, REJECTED):
+                raise WebhookRejected(f"PayPal has no {what} {object_id[:40]!r} for us ({exc.code})") from None
+            raise
 
     def verify_return(self, params: Mapping[str, str], link_id: str, timeout: float) -> GatewayLink:
         """The buyer came back with `?token=<order id>&PayerID=…` (GATEWAY-FACTS). The token must be this

@@ -389,3 +389,16 @@ def confirmed_refund_event(event: PaymentEvent, answer: Any) -> PaymentEvent:
         raise WebhookRejected("PayPal's answer is not about this event's refund")
     refund = _refund(answer)
     return replace(event, refund=refund, reference=refund.reference)
+
+
+def dispute_to_confirm(event: PaymentEvent) -> str | None:
+    """The dispute to ask PayPal about (GET /v1/customer/disputes/{id}, customer-disputes v1 `disputes.get`)
+    before `event` may record a chargeback: a lost dispute is money back, as good as a refund."""
+    return event.dispute.dispute_id if event.kind == EVENT_DISPUTE and event.dispute is not None else None
+
+
+def confirmed_dispute_event(event: PaymentEvent, answer: Any) -> PaymentEvent:
+    """`event` with the dispute exactly as PayPal's disputes.get answer reports it."""
+    if not isinstance(answer, dict) or answer.get("dispute_id") != dispute_to_confirm(event):
+        raise WebhookRejected("PayPal's answer is not about this event's dispute")
+    return replace(event, dispute=_dispute(answer))
