@@ -4,7 +4,8 @@ body, event JSON -> PaymentEvent, and that event rebuilt from PayPal's own answe
 
 The signature covers only a CRC-32 of the body, and CRC-32 can be forced with four chosen bytes: a captured
 delivery's headers fit any body with the same CRC. So the body is never trusted for money: a capture event is
-credited as GET /v2/payments/captures/{id} reports it (`confirmed_event`), the transmission time must be fresh
+credited as GET /v2/payments/captures/{id} reports it (`confirmed_event`), a refund or dispute event is read as
+GET /v2/payments/refunds/{id} or /v1/customer/disputes/{id} reports it, the transmission time must be fresh
 (`check_transmission_time`), and each transmission id is good for one body (ledger.claim_transmission).
 
 Facts: https://developer.paypal.com/api/rest/webhooks/rest/ (headers; the message is
