@@ -1,6 +1,6 @@
 """PayPal REST routes: OAuth2 client-credentials tokens, Orders v2 (create / get / capture) with
-PayPal-Request-Id idempotency, Payments v2 GET /v2/payments/captures/{id}, the buyer approval page, webhook
-signing and POST /v1/notifications/verify-webhook-signature.
+PayPal-Request-Id idempotency, Payments v2 GET /v2/payments/captures/{id}, capture refunds and disputes
+(refunds.py), the buyer approval page, webhook signing and POST /v1/notifications/verify-webhook-signature.
 
 Facts: https://developer.paypal.com/docs/api/orders/v2/ and tests/reference/paypal/*.json
 (request/response schemas), https://developer.paypal.com/api/rest/authentication/ (tokens),
@@ -26,12 +26,15 @@ from werkzeug.wrappers import Request, Response
 from ..gateway import Gateway, GatewayError, json_response, page
 from ..ids import UPPER_ALNUM
 from . import rules
+from .refunds import RefundsMixin
 from .rules import Problem, error_body
 from .signing import WebhookSigner
 
 # PayPal account ids (payer_id, merchant_id): 13 of [2-9A-HJ-NP-Z] (schema account_id in checkout_orders_v2.json).
 ACCOUNT_ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 REQUEST_ID_TTL_S = 6 * 3600  # PayPal-Request-Id is remembered for 6 hours (idempotency doc above)
+# ... and for 45 days on Payments v2 calls such as captures.refund (payments_payment_v2.json, `paypal_request_id`).
+PAYMENTS_REQUEST_ID_TTL_S = 45 * 24 * 3600
 ORDER_APPROVAL_TTL_S = 3 * 3600  # an unapproved order lapses after some hours (approximation)
 
 
@@ -39,7 +42,7 @@ def iso(ts: float | None = None) -> str:
     return dt.datetime.fromtimestamp(ts if ts is not None else time.time(), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class PayPalGateway(Gateway):
+class PayPalGateway(RefundsMixin, Gateway):
     name = "paypal"
     url_map = Map([
         Rule("/v1/oauth2/token", methods=["POST"], endpoint="token"),
@@ -47,6 +50,9 @@ class PayPalGateway(Gateway):
         Rule("/v2/checkout/orders/<order_id>", methods=["GET"], endpoint="get_order"),
         Rule("/v2/checkout/orders/<order_id>/capture", methods=["POST"], endpoint="capture_order"),
         Rule("/v2/payments/captures/<capture_id>", methods=["GET"], endpoint="get_capture"),
+        Rule("/v2/payments/captures/<capture_id>/refund", methods=["POST"], endpoint="refund_capture_route"),
+        Rule("/v2/payments/refunds/<refund_id>", methods=["GET"], endpoint="get_refund"),
+        Rule("/v1/customer/disputes/<dispute_id>", methods=["GET"], endpoint="get_dispute"),
         Rule("/v1/notifications/verify-webhook-signature", methods=["POST"], endpoint="verify_signature"),
         Rule("/v1/notifications/certs/<cert_name>", methods=["GET"], endpoint="cert"),
         Rule("/checkoutnow", methods=["GET"], endpoint="approval_page"),
@@ -68,12 +74,13 @@ class PayPalGateway(Gateway):
             self.request_ids: dict[tuple[str, str], dict] = {}
             self.events: list[dict] = []
             self.merchant_id = self.ids.token(13, ACCOUNT_ID_ALPHABET)
+            self.reset_money_back()
 
     def state(self) -> dict:
         with self.lock:
             return {"orders": [copy.deepcopy(o) for o in self.orders.values()],
                     "events": [{"id": e["id"], "type": e["event_type"]} for e in self.events],
-                    "cert_url": self.cert_url}
+                    "cert_url": self.cert_url, **self.money_back_state()}
 
     @property
     def cert_url(self) -> str:
@@ -157,7 +164,7 @@ class PayPalGateway(Gateway):
         store_key = (request.path, request_id)
         with self.lock:
             now = time.time()
-            for key in [k for k, v in self.request_ids.items() if v["at"] < now - REQUEST_ID_TTL_S]:
+            for key in [k for k, v in self.request_ids.items() if v["at"] < now - _request_id_ttl(k[0])]:
                 del self.request_ids[key]
             saved = self.request_ids.get(store_key)
         if saved:
@@ -402,6 +409,7 @@ class PayPalGateway(Gateway):
                 if (order["status"] in ("CREATED", "PAYER_ACTION_REQUIRED")
                         and self.meta[order_id]["created"] + ORDER_APPROVAL_TTL_S <= now):
                     order["status"] = "VOIDED"
+            self.sweep_refunds(now)
 
     def approval_page(self, request: Request) -> Response:
         order_id = request.args.get("token", "")
@@ -513,6 +521,10 @@ class PayPalGateway(Gateway):
               and self.signer.verify(str(data["transmission_sig"]), str(data["transmission_id"]),
                                      str(data["transmission_time"]), webhook_id, raw_event.encode()))
         return json_response({"verification_status": "SUCCESS" if ok else "FAILURE"})
+
+
+def _request_id_ttl(path: str) -> int:
+    return PAYMENTS_REQUEST_ID_TTL_S if path.startswith("/v2/payments/") else REQUEST_ID_TTL_S
 
 
 def raw_member(document: str, key: str) -> str:

@@ -299,3 +299,44 @@ def test_token_failures_mean_the_call_never_went_out():
     assert lost.kind == base.UNREACHABLE and lost.code == "token_read_timeout" and lost.surely_not_applied
     auth = GatewayError("paypal", base.AUTH, "invalid_client", "no")
     assert translate.before_the_call(auth) is auth
+
+
+# ---- refunds (Payments v2) -------------------------------------------------------------------------------------
+PAYMENTS_SPEC = json.loads((REFERENCE_DIR / "paypal" / "payments_payment_v2.json").read_text())
+
+
+def validate_payments(component: str, instance) -> None:
+    schema = {"$ref": f"#/components/schemas/{component}", "components": PAYMENTS_SPEC["components"]}
+    jsonschema.Draft4Validator(schema).validate(instance)
+
+
+def test_refund_body_names_the_amount_and_our_reference():
+    request = base.RefundRequest(payment_id="2GG279541U471931P", amount=Money(1500, "JPY"),
+                                 reference="hp_rf_0123456789abcdef01234567", reason="  returned  " + "x" * 300)
+    body = translate.refund_body(request, PayPalGateway)
+    validate_payments("refund_request", body)
+    assert body["amount"] == {"currency_code": "JPY", "value": "1500"}  # JPY: whole yen at PayPal and in ISO
+    assert body["invoice_id"] == request.reference and len(body["note_to_payer"]) == 255
+    assert "note_to_payer" not in translate.refund_body(base.RefundRequest("C", Money(100, "USD"), "r"), PayPalGateway)
+
+
+@pytest.mark.parametrize("issue, status, code", [
+    ("REFUND_AMOUNT_EXCEEDED", 422, "refund_exceeds_payment"),
+    ("CAPTURE_FULLY_REFUNDED", 422, "refund_exceeds_payment"),
+    ("TRANSACTION_DISPUTED", 422, "payment_not_refundable"), ("PENDING_CAPTURE", 422, "payment_not_refundable"),
+    ("REFUND_TIME_LIMIT_EXCEEDED", 422, "payment_not_refundable"),
+    ("INVALID_RESOURCE_ID", 404, "payment_not_refundable"),
+    ("DUPLICATE_INVOICE_ID", 422, "DUPLICATE_INVOICE_ID"),
+    ("REFUND_FAILED_INSUFFICIENT_FUNDS", 422, "REFUND_FAILED_INSUFFICIENT_FUNDS")])
+def test_refund_refusals(issue, status, code):
+    text = json.dumps({"name": "UNPROCESSABLE_ENTITY", "message": "The requested action could not be performed.",
+                       "debug_id": "b1d1f06c7246c", "details": [{"issue": issue, "description": "PayPal says so."}]})
+    error = translate.refund_refusal(translate.error_from_response(status, {}, text, datetime.now(timezone.utc)))
+    assert (error.kind, error.code, error.status) == (base.REJECTED, code, status)
+    assert "PayPal says so." in error.message and error.surely_not_applied
+
+
+def test_an_unreadable_refund_answer_may_have_taken_effect():
+    with pytest.raises(GatewayError) as info:
+        translate.refund_to_gateway({"id": "1JU08902781691411", "status": "COMPLETED"}, "C")
+    assert info.value.kind == base.TIMEOUT and not info.value.surely_not_applied

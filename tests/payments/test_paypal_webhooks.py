@@ -233,7 +233,7 @@ def test_order_approved_means_capture_it():
 
 @pytest.mark.parametrize("event", [order_event("CHECKOUT.ORDER.COMPLETED"),
                                    capture_event("PAYMENT.CAPTURE.PENDING", status="PENDING"),
-                                   capture_event("PAYMENT.CAPTURE.REFUNDED"),
+                                   capture_event("PAYMENT.CAPTURE.DECLINED", status="DECLINED"),
                                    {"id": "WH-1", "event_type": "BILLING.SUBSCRIPTION.CREATED", "resource": {}}])
 def test_other_events_are_ignored(event):
     parsed = webhooks.parse_event(encode(event))

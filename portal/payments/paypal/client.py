@@ -18,8 +18,8 @@ from urllib.parse import quote
 import requests
 from requests.adapters import HTTPAdapter
 
-from ..base import (NOT_FOUND, REJECTED, Gateway, GatewayError, GatewayLink, GatewaySettings,
-                    LinkRequest, PaymentEvent, WebhookRejected, scrub)
+from ..base import (NOT_FOUND, REJECTED, Gateway, GatewayError, GatewayLink, GatewayRefund,
+                    GatewaySettings, LinkRequest, PaymentEvent, RefundRequest, WebhookRejected, scrub)
 from . import translate, webhooks
 
 LIVE_API_BASE = "https://api-m.paypal.com"  # developer.paypal.com/api/rest/ (live vs sandbox hosts)
@@ -142,6 +142,39 @@ class PayPalGateway(Gateway):
             raise
         return translate.order_to_link(order, now=_now())
 
+    # ---- money back: refunds ------------------------------------------------------------------------------
+    def create_refund(self, request: RefundRequest, timeout: float) -> GatewayRefund:
+        """POST /v2/payments/captures/{id}/refund (Payments v2 `captures.refund`) under PayPal-Request-Id = our
+        reference, which PayPal keeps 45 days (parameter `paypal_request_id` in payments_payment_v2.json)."""
+        body = translate.refund_body(request, type(self))
+        path = f"/v2/payments/captures/{quote(request.payment_id, safe='')}/refund"
+        try:
+            refund = self._call("POST", path, timeout, body=body, request_id=request.reference)
+        except GatewayError as exc:
+            raise translate.refund_refusal(exc) from None
+        return translate.refund_to_gateway(refund, request.payment_id)
+
+    def find_refund(self, request: RefundRequest, timeout: float) -> GatewayRefund | None:
+        """Replays the create: a known PayPal-Request-Id "returns the latest status of the previous request"
+        (https://developer.paypal.com/api/rest/reference/idempotency/), and one that never arrived is made now
+        (one refund either way). A replay PayPal refuses (more than is left, not refundable) means no refund was
+        made under this reference: None. Past the 45 days PayPal keeps the id, the replay answers REJECTED
+        DUPLICATE_INVOICE_ID (the refund exists; PayPal cannot list a capture's refunds to show it)."""
+        try:
+            return self.create_refund(request, timeout)
+        except GatewayError as exc:
+            if exc.kind == REJECTED and exc.code in ("refund_exceeds_payment", "payment_not_refundable"):
+                return None
+            raise
+
+    def fetch_refund(self, refund_id: str, payment_id: str, timeout: float) -> GatewayRefund:
+        """GET /v2/payments/refunds/{id} (Payments v2 `refunds.get`)."""
+        refund = self._call("GET", f"/v2/payments/refunds/{quote(refund_id, safe='')}", timeout)
+        return translate.refund_to_gateway(refund, payment_id)
+
+    def list_refunds(self, payment_id: str, timeout: float) -> list[GatewayRefund] | None:
+        return None  # Payments v2 has no call listing a capture's refunds; its refund webhooks carry each refund
+
     def check_credentials(self, timeout: float) -> None:
         with self._token_lock:
             self._fetch_token(timeout)
@@ -177,8 +210,19 @@ class PayPalGateway(Gateway):
         return self._call("GET", f"/v2/payments/captures/{quote(capture_id, safe='')}", timeout)
 
     def _as_paypal_reports_it(self, event: PaymentEvent, timeout: float) -> PaymentEvent:
-        """Before an event may credit money, ask PayPal about its capture and keep only what PayPal says.
-        A capture PayPal does not know (404) or will not look up (4xx) is no capture of ours: rejected."""
+        """Before an event may credit money, ask PayPal about its capture and keep only what PayPal says; a refund
+        or dispute event, about its refund or dispute. One PayPal does not know (404) or will not look up (4xx) is not
+        ours: rejected."""
+        refund_id = webhooks.refund_to_confirm(event)
+        if refund_id is not None:
+            answer = self._confirming("refund", f"/v2/payments/refunds/{quote(refund_id, safe='')}", refund_id,
+                                      timeout)
+            return webhooks.confirmed_refund_event(event, answer)
+        dispute_id = webhooks.dispute_to_confirm(event)
+        if dispute_id is not None:
+            answer = self._confirming("dispute", f"/v1/customer/disputes/{quote(dispute_id, safe='')}", dispute_id,
+                                      timeout)
+            return webhooks.confirmed_dispute_event(event, answer)
         capture_id = webhooks.capture_to_confirm(event)
         if capture_id is None:
             return event
@@ -189,6 +233,16 @@ class PayPalGateway(Gateway):
                 raise WebhookRejected(f"PayPal has no capture {capture_id[:40]!r} for us ({exc.code})") from None
             raise
         return webhooks.confirmed_event(event, capture)
+
+    def _confirming(self, what: str, path: str, object_id: str, timeout: float) -> Any:
+        """PayPal's own answer about an event's object; one it does not know (404) or will not show (4xx) is
+        rejected, anything else (5xx, timeouts) is GatewayError so PayPal's next attempt asks again."""
+        try:
+            return self._call("GET", path, timeout)
+        except GatewayError as exc:
+            if exc.kind in (NOT_FOUND, REJECTED):
+                raise WebhookRejected(f"PayPal has no {what} {object_id[:40]!r} for us ({exc.code})") from None
+            raise
 
     def verify_return(self, params: Mapping[str, str], link_id: str, timeout: float) -> GatewayLink:
         """The buyer came back with `?token=<order id>&PayerID=…` (GATEWAY-FACTS). The token must be this

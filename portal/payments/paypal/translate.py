@@ -1,7 +1,9 @@
-"""PayPal Orders v2, pure: request bodies, order -> GatewayLink, status mapping, failures -> GatewayError.
+"""PayPal Orders v2 and Payments v2 refunds, pure: request bodies, order -> GatewayLink, refund -> GatewayRefund,
+status mapping, failures -> GatewayError.
 
 No I/O here: `client.py` sends what this module builds and hands back what PayPal answered.
-Schemas: tests/reference/paypal/checkout_orders_v2.json (order_request, order, error_4xx/5xx).
+Schemas: tests/reference/paypal/checkout_orders_v2.json (order_request, order, error_4xx/5xx) and
+payments_payment_v2.json (refund_request, refund, captures.refund-422).
 """
 from __future__ import annotations
 
@@ -9,13 +11,15 @@ import json
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 import requests
 from urllib3.exceptions import ProtocolError
 
 from ..base import (AUTH, CONFLICT, LINK_CANCELLED, LINK_CREATED, LINK_EXPIRED, LINK_PAID, LINK_PARTIALLY_PAID,
-                    NOT_FOUND, RATE_LIMITED, REJECTED, SERVER, TIMEOUT, UNREACHABLE, GatewayError, GatewayLink,
-                    GatewayPayment, LinkRequest)
+                    NOT_FOUND, RATE_LIMITED, REFUND_FAILED, REFUND_PENDING, REFUND_SUCCEEDED, REJECTED, SERVER,
+                    TIMEOUT, UNREACHABLE, GatewayError, GatewayLink, GatewayPayment, GatewayRefund, LinkRequest,
+                    RefundRequest)
 from ...money import Money
 
 NAME = "paypal"
@@ -175,6 +179,78 @@ def order_to_link(order: Any, *, now: datetime, request: LinkRequest | None = No
     return GatewayLink(gateway=NAME, link_id=link_id, url=approval_url(order) if status == LINK_CREATED else None,
                        status=status, amount=amount, amount_paid=paid, reference=reference,
                        expires_at=expires_at, raw=dict(order), payments=tuple(payments))
+
+
+# ---- refunds (Payments v2) ----------------------------------------------------------------------------------
+# Schema `refund_status`: COMPLETED | PENDING | FAILED | CANCELLED. A cancelled refund never left the merchant.
+REFUND_STATUSES = {"COMPLETED": REFUND_SUCCEEDED, "PENDING": REFUND_PENDING, "FAILED": REFUND_FAILED,
+                   "CANCELLED": REFUND_FAILED}
+NOTE_TO_PAYER_MAX = 255  # schema refund_request.note_to_payer
+# Issues of schema `captures.refund-422` that mean "more than is left" and "this capture cannot be refunded".
+REFUND_EXCEEDS = frozenset({"REFUND_AMOUNT_EXCEEDED", "CAPTURE_FULLY_REFUNDED"})
+NOT_REFUNDABLE = frozenset({"REFUND_NOT_ALLOWED", "REFUND_TIME_LIMIT_EXCEEDED", "PENDING_CAPTURE",
+                            "TRANSACTION_DISPUTED", "REFUND_NOT_PERMITTED_DUE_TO_CHARGEBACK",
+                            "PARTIAL_REFUND_NOT_ALLOWED", "MAX_NUMBER_OF_REFUNDS_EXCEEDED", "REFUND_IS_RESTRICTED",
+                            "INVALID_RESOURCE_ID"})
+
+
+def refund_body(request: RefundRequest, gateway: Any) -> dict[str, Any]:
+    """The POST /v2/payments/captures/{id}/refund body (schema `refund_request`): always the amount, so a replay
+    can never mean "all that is left now"; invoice_id = our reference, which PayPal keeps unique per refund
+    (422 DUPLICATE_INVOICE_ID "Invoice ID was previously used to refund a capture")."""
+    body: dict[str, Any] = {"amount": paypal_amount(request.amount, gateway), "invoice_id": request.reference}
+    if request.reason.strip():
+        body["note_to_payer"] = request.reason.strip()[:NOTE_TO_PAYER_MAX]
+    return body
+
+
+def refund_capture_id(refund: Mapping[str, Any]) -> str | None:
+    """The capture a refund belongs to, from its `up` link (…/v2/payments/captures/{id})."""
+    for link in refund.get("links") or []:
+        if isinstance(link, dict) and link.get("rel") == "up" and isinstance(link.get("href"), str):
+            head, _, capture_id = urlsplit(link["href"]).path.rpartition("/")
+            if head.endswith("/v2/payments/captures") and capture_id:
+                return capture_id
+    return None
+
+
+def read_refund(refund: Any, payment_id: str | None = None) -> GatewayRefund:
+    """A Payments v2 `refund` -> GatewayRefund; ValueError / KeyError / TypeError when it cannot be read.
+    The capture comes from the refund's `up` link, else `payment_id` (the capture we asked about)."""
+    status = REFUND_STATUSES[refund["status"]]
+    capture_id = refund_capture_id(refund) or payment_id
+    if not isinstance(refund["id"], str) or not refund["id"] or not capture_id:
+        raise ValueError("refund without an id or a capture")
+    details = refund.get("status_details") if isinstance(refund.get("status_details"), dict) else {}
+    # A failed refund's reason (status_details.reason), else the note the payer was sent.
+    reason = (details.get("reason") if status == REFUND_FAILED else None) or refund.get("note_to_payer") or ""
+    invoice_id = refund.get("invoice_id")
+    return GatewayRefund(gateway=NAME, refund_id=refund["id"], payment_id=capture_id,
+                         amount=parse_amount(refund["amount"]), status=status,
+                         reference=invoice_id if isinstance(invoice_id, str) and invoice_id else None,
+                         reason=str(reason), raw=dict(refund))
+
+
+def refund_to_gateway(refund: Any, payment_id: str | None = None) -> GatewayRefund:
+    """An answer of captures.refund / refunds.get -> GatewayRefund. Unreadable is GatewayError(TIMEOUT): the call
+    may have taken effect, so look it up (find_refund replays the create under the same PayPal-Request-Id)."""
+    try:
+        return read_refund(refund, payment_id)
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise GatewayError(NAME, TIMEOUT, UNREADABLE, f"cannot read PayPal's refund: {exc!r}") from None
+
+
+def refund_refusal(error: GatewayError) -> GatewayError:
+    """A refused captures.refund in our terms: more than is left -> REJECTED `refund_exceeds_payment`; a capture
+    that cannot be refunded (or that PayPal does not know) -> REJECTED `payment_not_refundable`. PayPal's answer
+    does not say how much is left, so the message is its own."""
+    if error.code in REFUND_EXCEEDS:
+        code = "refund_exceeds_payment"
+    elif error.code in NOT_REFUNDABLE or error.kind == NOT_FOUND:
+        code = "payment_not_refundable"
+    else:
+        return error
+    return GatewayError(NAME, REJECTED, code, f"{error.message} [{error.code}]", status=error.status)
 
 
 def json_body(text: str) -> Any:

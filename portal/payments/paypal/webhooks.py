@@ -4,7 +4,8 @@ body, event JSON -> PaymentEvent, and that event rebuilt from PayPal's own answe
 
 The signature covers only a CRC-32 of the body, and CRC-32 can be forced with four chosen bytes: a captured
 delivery's headers fit any body with the same CRC. So the body is never trusted for money: a capture event is
-credited as GET /v2/payments/captures/{id} reports it (`confirmed_event`), the transmission time must be fresh
+credited as GET /v2/payments/captures/{id} reports it (`confirmed_event`), a refund or dispute event is read as
+GET /v2/payments/refunds/{id} or /v1/customer/disputes/{id} reports it, the transmission time must be fresh
 (`check_transmission_time`), and each transmission id is good for one body (ledger.claim_transmission).
 
 Facts: https://developer.paypal.com/api/rest/webhooks/rest/ (headers; the message is
@@ -29,10 +30,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ..base import (EVENT_APPROVED, EVENT_FAILED, EVENT_IGNORED, EVENT_PAID, SERVER, GatewayError, GatewayPayment,
-                    PaymentEvent, WebhookRejected)
+from ..base import (DISPUTE_LOST, DISPUTE_OPEN, DISPUTE_UNDER_REVIEW, DISPUTE_WON, EVENT_APPROVED, EVENT_DISPUTE,
+                    EVENT_FAILED, EVENT_IGNORED, EVENT_PAID, EVENT_REFUND, SERVER, GatewayDispute, GatewayError,
+                    GatewayPayment, PaymentEvent, WebhookRejected)
 from ...money import Money, MoneyError
-from .translate import CAPTURE_FAILED, MONEY_TAKEN
+from .translate import CAPTURE_FAILED, MONEY_TAKEN, read_refund
 
 NAME = "paypal"
 AUTH_ALGO = "SHA256withRSA"  # the only algorithm PayPal signs with (PAYPAL-AUTH-ALGO)
@@ -55,6 +57,22 @@ CAPTURE_COMPLETED = "PAYMENT.CAPTURE.COMPLETED"
 CAPTURE_DENIED = "PAYMENT.CAPTURE.DENIED"
 ORDER_APPROVED = "CHECKOUT.ORDER.APPROVED"
 ORDER_COMPLETED = "CHECKOUT.ORDER.COMPLETED"
+# Payments v2 money back: "a merchant refunds a payment capture" / "PayPal reverses a payment capture"; both carry a
+# `refund` resource (resource_type "refund"; PayPal's REVERSED sample as quoted in zencart's paypalr module). No
+# PAYMENT.REFUND.* event exists for Payments v2 (event-names page above): a pending refund's end is fetched.
+CAPTURE_REFUNDED = "PAYMENT.CAPTURE.REFUNDED"
+CAPTURE_REVERSED = "PAYMENT.CAPTURE.REVERSED"
+REFUND_EVENTS = (CAPTURE_REFUNDED, CAPTURE_REVERSED)
+# https://developer.paypal.com/docs/disputes/webhooks: the resource is the dispute (customer-disputes v1).
+DISPUTE_EVENTS = ("CUSTOMER.DISPUTE.CREATED", "CUSTOMER.DISPUTE.UPDATED", "CUSTOMER.DISPUTE.RESOLVED")
+# Dispute `status` (customer-disputes v1) in our terms; RESOLVED is decided by dispute_outcome.outcome_code.
+_DISPUTE_STATUSES = {"OPEN": DISPUTE_OPEN, "WAITING_FOR_SELLER_RESPONSE": DISPUTE_OPEN,
+                     "WAITING_FOR_BUYER_RESPONSE": DISPUTE_UNDER_REVIEW, "UNDER_REVIEW": DISPUTE_UNDER_REVIEW,
+                     "OTHER": DISPUTE_UNDER_REVIEW}
+# Schema dispute_outcome.outcome_code: who keeps the money. RESOLVED_WITH_PAYOUT and NONE do not say whether the
+# merchant paid, so they stay under review for a person to read (never a guess that moves money).
+_OUTCOMES = {"RESOLVED_SELLER_FAVOUR": DISPUTE_WON, "CANCELED_BY_BUYER": DISPUTE_WON, "DENIED": DISPUTE_WON,
+             "RESOLVED_BUYER_FAVOUR": DISPUTE_LOST, "ACCEPTED": DISPUTE_LOST}
 
 
 @dataclass(frozen=True)
@@ -276,10 +294,58 @@ def parse_event(raw_body: bytes) -> PaymentEvent:
         if not order_id:
             raise WebhookRejected("order event without an order id")
         return event(EVENT_APPROVED, order_id, _order_reference(resource))
+    if event_type in REFUND_EVENTS:
+        refund = _refund(resource)
+        return replace(event(EVENT_REFUND, None, refund.reference), refund=refund)
+    if event_type in DISPUTE_EVENTS:
+        return replace(event(EVENT_DISPUTE, None), dispute=_dispute(resource))
     # CHECKOUT.ORDER.COMPLETED repeats what PAYMENT.CAPTURE.COMPLETED says, per capture; anything else
-    # (PENDING, REFUNDED, REVERSED, ...) is stored but not acted on.
+    # (PENDING, DECLINED, ...) is stored but not acted on.
     link_id = _text(resource.get("id")) if event_type.startswith("CHECKOUT.ORDER.") else None
     return event(EVENT_IGNORED, link_id, _order_reference(resource) if link_id else None)
+
+
+def _refund(resource: Mapping[str, Any]) -> Any:
+    """A refund resource -> GatewayRefund; its capture must be named by its `up` link."""
+    try:
+        refund = read_refund(resource)
+    except (KeyError, IndexError, TypeError, ValueError, MoneyError) as exc:
+        raise WebhookRejected(f"refund resource is malformed: {exc!r}"[:200]) from None
+    return refund
+
+
+def _dispute(resource: Mapping[str, Any]) -> GatewayDispute:
+    """A dispute resource -> GatewayDispute: the disputed capture is disputed_transactions[0].seller_transaction_id
+    (our Payment.payment_id); a RESOLVED dispute's side comes from dispute_outcome.outcome_code."""
+    dispute_id, status = _text(resource.get("dispute_id")), _text(resource.get("status"))
+    transactions = resource.get("disputed_transactions")
+    first = transactions[0] if isinstance(transactions, list) and transactions and isinstance(transactions[0], dict) \
+        else {}
+    capture_id = _text(first.get("seller_transaction_id"))
+    if not dispute_id or not capture_id or not status:
+        raise WebhookRejected("dispute without a dispute_id, status or disputed seller_transaction_id")
+    if status == "RESOLVED":
+        outcome = resource.get("dispute_outcome")
+        code = outcome.get("outcome_code") if isinstance(outcome, dict) else None
+        ours = _OUTCOMES.get(code, DISPUTE_UNDER_REVIEW)
+    elif status in _DISPUTE_STATUSES:
+        ours = _DISPUTE_STATUSES[status]
+    else:
+        raise WebhookRejected(f"unknown dispute status {status[:40]!r}")
+    try:
+        amount = Money.parse(resource["dispute_amount"]["value"], resource["dispute_amount"]["currency_code"])
+    except (KeyError, TypeError, MoneyError) as exc:
+        raise WebhookRejected(f"dispute amount is missing or malformed: {exc!r}"[:200]) from None
+    due = resource.get("seller_response_due_date")
+    try:
+        respond_by = datetime.fromisoformat(due) if isinstance(due, str) else None
+    except ValueError:
+        raise WebhookRejected(f"seller_response_due_date {due[:40]!r} is not a date-time") from None
+    if respond_by is not None and respond_by.tzinfo is None:
+        raise WebhookRejected("seller_response_due_date has no time zone")
+    reason = resource.get("reason")
+    return GatewayDispute(gateway=NAME, dispute_id=dispute_id, payment_id=capture_id, amount=amount, status=ours,
+                          reason=reason if isinstance(reason, str) else "", respond_by=respond_by, raw=dict(resource))
 
 
 # ---- what PayPal itself says ------------------------------------------------------------------------------------
@@ -309,3 +375,31 @@ def confirmed_event(event: PaymentEvent, capture: Any) -> PaymentEvent:
         return replace(event, kind=EVENT_FAILED, payment=None, **known)
     raise GatewayError(NAME, SERVER, "capture_not_completed",
                        f"PayPal reports capture {capture['id']} as {str(status)[:20]!r}, not completed yet")
+
+
+def refund_to_confirm(event: PaymentEvent) -> str | None:
+    """The refund to ask PayPal about (GET /v2/payments/refunds/{id}) before `event` may record money back; the
+    body's CRC-only signature makes it no more trustworthy than a capture's."""
+    return event.refund.refund_id if event.kind == EVENT_REFUND and event.refund is not None else None
+
+
+def confirmed_refund_event(event: PaymentEvent, answer: Any) -> PaymentEvent:
+    """`event` with the refund exactly as PayPal's refunds.get answer reports it (status, amount, capture,
+    invoice_id = our reference); of the delivered body only the event id and type remain."""
+    if not isinstance(answer, dict) or answer.get("id") != refund_to_confirm(event):
+        raise WebhookRejected("PayPal's answer is not about this event's refund")
+    refund = _refund(answer)
+    return replace(event, refund=refund, reference=refund.reference)
+
+
+def dispute_to_confirm(event: PaymentEvent) -> str | None:
+    """The dispute to ask PayPal about (GET /v1/customer/disputes/{id}, customer-disputes v1 `disputes.get`)
+    before `event` may record a chargeback: a lost dispute is money back, as good as a refund."""
+    return event.dispute.dispute_id if event.kind == EVENT_DISPUTE and event.dispute is not None else None
+
+
+def confirmed_dispute_event(event: PaymentEvent, answer: Any) -> PaymentEvent:
+    """`event` with the dispute exactly as PayPal's disputes.get answer reports it."""
+    if not isinstance(answer, dict) or answer.get("dispute_id") != dispute_to_confirm(event):
+        raise WebhookRejected("PayPal's answer is not about this event's dispute")
+    return replace(event, dispute=_dispute(answer))
