@@ -71,7 +71,7 @@ def test_a_full_refund_at_each_gateway_refunds_the_payment_and_the_invoice(hooke
 
 
 @pytest.mark.parametrize("gateway", GATEWAYS)
-def test_a_partial_refund_leaves_the_invoice_paid_with_less_kept(hooked, make_invoice, control, admin, gateway):
+def test_a_partial_refund_leaves_the_invoice_paid_with_less_kept(hooked, make_invoice, control, admin, api, gateway):
     invoice, payment = paid(make_invoice, control, gateway)
     part = Money(1000, payment.currency)  # 10.00
     row, _ = refunds.request_refund(payment.id, part, "", admin)
@@ -84,6 +84,12 @@ def test_a_partial_refund_leaves_the_invoice_paid_with_less_kept(hooked, make_in
     assert refunds.refundable(payment).minor == payment.amount_minor - 1000
     audit = [e.action for e in AuditEvent.for_subject("invoice", invoice.id)]
     assert "invoice.refund_requested" in audit and "invoice.refund_succeeded" in audit
+    stats = api.get("/payments/statistics").get_json()  # counted apart: collected, refunded, net
+    currency = payment.currency
+    assert stats["collected_minor"][currency] == payment.amount_minor
+    assert stats["refunded_minor"][currency] == 1000 and stats["refunds"] == 1
+    assert stats["net_minor"][currency] == payment.amount_minor - 1000
+    assert stats["by_gateway"][gateway]["refunded"] == {currency: "10.00"}
 
 
 @pytest.mark.parametrize("gateway", GATEWAYS)
