@@ -346,3 +346,25 @@ def test_the_api_refunds_once_per_idempotency_key_and_says_why_not(hooked, make_
     rest = admin_api.post(path, json={})  # no amount: all that is left
     assert rest.status_code == 201 and rest.get_json()["amount"] == "110.00"
     assert api.get(f"/invoices/{invoice.id}").get_json()["status"] == "refunded"
+
+
+@pytest.mark.parametrize("gateway, outcome", [("paypal", "failed"), ("razorpay", "succeeded"), ("stripe", "succeeded")])
+def test_a_pending_refund_is_followed_to_its_end_by_reconciliation(hooked, make_invoice, control, admin, runner,
+                                                                   gateway, outcome):
+    """PayPal sends no webhook when a refund fails, and any webhook can be lost: `payments reconcile` asks."""
+    invoice, payment = paid(make_invoice, control, gateway)
+    control.post("/_sandbox/refunds/mode", {"gateway": gateway, "mode": "pending"})
+    row, _ = refunds.request_refund(payment.id, Money(1500, payment.currency), "", admin)
+    assert row.status == "pending" and row.refund_id
+    control.post("/_sandbox/faults", {"gateway": gateway, "webhooks": "off"})
+    control.post("/_sandbox/refunds/settle", {"gateway": gateway, "id": row.refund_id, "outcome": outcome})
+    assert db.session.get(Refund, row.id).status == "pending"
+    result = runner.invoke(args=["payments", "reconcile"])
+    assert result.exit_code == 0, result.output
+    assert f"refund {row.refund_id}: refund {row.refund_id} {outcome}" in result.output
+    db.session.expire_all()
+    assert db.session.get(Refund, row.id).status == outcome
+    payment = db.session.get(Payment, payment.id)
+    refunded = 1500 if outcome == "succeeded" else 0
+    assert payment.amount_refunded_minor == refunded
+    assert refunds.refundable(payment).minor == payment.amount_minor - refunded  # a failed one frees its amount
