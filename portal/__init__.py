@@ -30,8 +30,8 @@ def create_app(config: dict | None = None) -> Flask:
     cache.init_app(app)
     limiter.init_app(app)
 
-    from . import (attention, auth, api, customers, errors, gateways, home, inbox, invoices, jobs, merchant, security,
-                   statistics, users, cli, pay, templating, webhooks)
+    from . import (attention, auth, api, customers, errors, gateways, home, inbox, invoices, jobs, mail, merchant,
+                   security, statistics, users, cli, pay, templating, webhooks)
     from . import validation
     from .payments import engine as payment_engine
     from .payments import ledger, reconcile, refunds  # noqa: F401  (they register background job handlers)
@@ -49,6 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(users.bp)
     app.register_blueprint(gateways.bp)
     app.register_blueprint(inbox.bp)
+    app.register_blueprint(mail.bp)
     app.register_blueprint(attention.bp)
     app.register_blueprint(statistics.bp)
     app.register_blueprint(webhooks.bp)

@@ -160,6 +160,10 @@ def load_config(instance_path: Path | None = None, environ: dict | None = None) 
         "REDIS_URL": redis_url,
         "FRONTEND_URL": (env.get("FRONTEND_URL") or "http://127.0.0.1:5000").rstrip("/"),
         "MERCHANT_NAME": env.get("MERCHANT_NAME") or "HisabPro Demo Store",
+        # Email to customers (portal/mail): unset SMTP_URL keeps every message in the outbox, to be read there.
+        "SMTP_URL": env.get("SMTP_URL") or "",
+        "MAIL_FROM": env.get("MAIL_FROM") or "",
+        "SMTP_TIMEOUT_SECONDS": _int(env, "SMTP_TIMEOUT_SECONDS", 10, minimum=1),
         "LOG_LEVEL": _choice(env, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         # Background jobs run in a thread of each web process; tests run them explicitly.
         "JOBS_IN_PROCESS": (env.get("JOBS_IN_PROCESS") or "1").lower() not in ("0", "false", "no"),

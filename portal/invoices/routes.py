@@ -1,4 +1,5 @@
 import hashlib
+import secrets
 
 from flask import (Response, abort, current_app, flash, make_response, redirect, render_template, request,
                    url_for)
@@ -246,6 +247,7 @@ def live_context(invoice: Invoice, **extra) -> dict:
     """What the invoice page's live region (invoices/_live.html) renders."""
     context = payment_panel(invoice, **extra)
     context.update(money_back.context(invoice))
+    context["send_key"] = secrets.token_urlsafe(12)
     context["audit"] = AuditEvent.for_subject("invoice", invoice.id)
     context["live_version"] = live_version(invoice, context["trail"], context["audit"])
     return context

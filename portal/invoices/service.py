@@ -367,8 +367,12 @@ def update_invoice(invoice: Invoice, data: InvoiceInput, actor: User, via: str |
 
 
 def open_invoice(invoice: Invoice, actor: User, via: str | None = None) -> Invoice:
+    from ..mail import outbox
+
     invoice.open()
     AuditEvent.record(actor, "invoice.opened", "invoice", invoice.id, "issued to the customer", via=via)
+    # The customer hears of it in the same transaction: issued means emailed (or kept in the outbox to read).
+    outbox.queue_invoice(invoice, "invoice_issued", invoice.customer.email, f"invoice_issued:{invoice.id}")
     db.session.commit()
     return invoice
 

@@ -20,7 +20,7 @@ import json
 
 import requests
 
-from portal.models import AuditEvent, PaymentLink, PaymentMismatch, WebhookDelivery
+from portal.models import AuditEvent, OutboxMessage, PaymentLink, PaymentMismatch, WebhookDelivery
 from portal.money import Money
 from portal.payments import ledger, refunds
 from portal.payments.base import (DISPUTE_OPEN, REFUND_FAILED, REFUND_PENDING, REFUND_SUCCEEDED, GatewayDispute,
@@ -48,6 +48,8 @@ STAFF_PAGES = [
     "/deliveries/",
     "/deliveries/{delivery}",
     "/deliveries/{rejected}",
+    "/outbox/",
+    "/outbox/{message}",
     "/attention/",
     "/statistics",
     "/statistics?period=custom&from=2026-01-01&currency=INR",
@@ -106,7 +108,7 @@ def site(pay_app, live_server, admin, make_user, make_invoice):
     _paid_through_a_link(paid, paid.total_minor, "pay_full")
     # Money back: a partly refunded payment with an open dispute, a refund pending, one that failed; an overpaid
     # invoice offering "Refund the extra"; a refunded invoice's pay page.
-    money_back = make_invoice(name="Meridian Supplies", currency="INR", open_it=True)
+    money_back = make_invoice(name="Meridian Supplies", currency="INR", open_it=True)  # issued: an outbox message
     overpaid = make_invoice(name="Kaveri Foods", currency="INR", open_it=True)
     refunded = make_invoice(name="Lotus Crafts", currency="INR", open_it=True)
     db.session.commit()
@@ -146,6 +148,7 @@ def site(pay_app, live_server, admin, make_user, make_invoice):
             "delivery": applied.id, "rejected": rejected,
             "token": part.pay_token, "paid_token": paid.pay_token, "refunded_token": refunded.pay_token,
             "money_back": money_back.id, "overpaid": overpaid.id,
+            "message": db.session.scalar(db.select(OutboxMessage.id).order_by(OutboxMessage.id).limit(1)),
             "customer": draft.customer_id}
 
 

@@ -1,0 +1,139 @@
+"""Email to customers through a real SMTP server (aiosmtpd on a free port), read back as it arrived (issue 13)."""
+from __future__ import annotations
+
+import email
+import re
+import socket
+from email import policy
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from portal import jobs
+from portal.extensions import db
+from portal.mail.smtp import send_mail
+from portal.models import Job, OutboxMessage, utcnow
+from portal.invoices import service
+
+
+class Recorder:
+    """An SMTP server's DATA handler: answers the scripted replies first, then accepts and keeps each message."""
+
+    def __init__(self):
+        self.received: list[email.message.EmailMessage] = []
+        self.replies: list[str] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.replies:
+            return self.replies.pop(0)
+        self.received.append(email.message_from_bytes(envelope.original_content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp(app):
+    recorder = Recorder()
+    with socket.socket() as probe:  # a free port: aiosmtpd's start() checks it by connecting to it
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    app.config.update(SMTP_URL=f"smtp://127.0.0.1:{port}", MAIL_FROM="billing@shop.example")
+    yield recorder
+    controller.stop()
+
+
+def issue(make_invoice, staff, **extra):
+    invoice = make_invoice(name="Asha Traders", email="asha@example.com", **extra)
+    service.open_invoice(invoice, staff)
+    return invoice
+
+
+def run_due_jobs():
+    db.session.execute(db.update(Job).where(Job.status == "queued").values(run_after=utcnow()))
+    db.session.commit()
+    jobs.run_pending()
+    db.session.expire_all()
+
+
+def test_issuing_an_invoice_emails_the_customer_both_parts_and_the_pay_link(smtp, make_invoice, staff, client):
+    invoice = issue(make_invoice, staff)
+    run_due_jobs()
+    [mail] = smtp.received
+    row = db.session.scalars(db.select(OutboxMessage)).one()
+    assert (row.status, row.attempts, row.kind) == ("sent", 1, "invoice_issued")
+    assert mail["To"] == "asha@example.com" and mail["Reply-To"] == "billing@shop.example"
+    assert mail["From"].addresses[0].addr_spec == "billing@shop.example"
+    assert mail["From"].addresses[0].display_name == "HisabPro Demo Store"
+    assert mail["Message-ID"] == row.message_id
+    assert mail["Subject"] == f"Invoice {invoice.number} from HisabPro Demo Store: ₹2,469.00 due"
+    text = mail.get_body(("plain",)).get_content()
+    html = mail.get_body(("html",)).get_content()
+    assert "Amount due: ₹2,469.00" in text and "Design work: 2 x ₹1,234.50 = ₹2,469.00" in text
+    assert "₹2,469.00" in html and "Pay ₹2,469.00" in html
+    link = re.search(r"Pay online: (\S+)", text).group(1)
+    assert link in html and link.startswith("https://portal.example/pay/")
+    page = client.get(link.removeprefix("https://portal.example"))
+    assert page.status_code == 200 and invoice.number in page.get_data(as_text=True)
+
+
+def test_a_temporary_refusal_is_retried_and_delivered_once(smtp, make_invoice, staff):
+    smtp.replies = ["421 4.3.2 Service not available, try again later"]
+    issue(make_invoice, staff)
+    run_due_jobs()
+    row = db.session.scalars(db.select(OutboxMessage)).one()
+    assert smtp.received == [] and row.status == "queued" and "421" in row.last_error
+    run_due_jobs()  # the job's backoff has passed
+    row = db.session.get(OutboxMessage, row.id)
+    assert len(smtp.received) == 1 and (row.status, row.attempts, row.last_error) == ("sent", 2, "")
+    send_mail(row.id)  # a late second run of the job sends nothing
+    assert len(smtp.received) == 1
+
+
+def test_a_permanent_refusal_is_recorded_and_shown(smtp, make_invoice, staff, signed_in_staff):
+    smtp.replies = ["550 5.1.1 No such user here"]
+    issue(make_invoice, staff)
+    run_due_jobs()
+    row = db.session.scalars(db.select(OutboxMessage)).one()
+    assert (row.status, row.last_error) == ("failed", "550 5.1.1 No such user here")
+    run_due_jobs()
+    assert smtp.received == [] and db.session.get(OutboxMessage, row.id).attempts == 1  # never tried again
+    page = signed_in_staff.get("/outbox/").get_data(as_text=True)
+    assert "Refused" in page and "550 5.1.1 No such user here" in page
+
+
+def test_without_a_mail_server_messages_stay_in_the_outbox_to_be_read(app, make_invoice, staff, signed_in_staff):
+    assert not app.config["SMTP_URL"]
+    invoice = issue(make_invoice, staff)
+    row = db.session.scalars(db.select(OutboxMessage)).one()
+    assert row.status == "queued" and db.session.scalar(db.select(db.func.count(Job.id))) == 0
+    listing = signed_in_staff.get("/outbox/").get_data(as_text=True)
+    assert "No mail server is set" in listing and f"Invoice {invoice.number} from" in listing
+    detail = signed_in_staff.get(f"/outbox/{row.id}").get_data(as_text=True)
+    assert "asha@example.com" in detail and "Pay online: https://portal.example/pay/" in detail
+    html = signed_in_staff.get(f"/outbox/{row.id}/html")
+    assert html.status_code == 200 and "Pay ₹2,469.00" in html.get_data(as_text=True)
+    assert "sandbox" in html.headers["Content-Security-Policy"] and "script" not in html.headers["Content-Security-Policy"]
+
+
+def test_staff_send_the_invoice_to_another_address_once_per_form(smtp, make_invoice, staff, signed_in_staff):
+    invoice = issue(make_invoice, staff)
+    page = f"/invoices/{invoice.id}"
+    key = re.search(r'name="send_key" value="([^"]+)"', signed_in_staff.get(page).get_data(as_text=True)).group(1)
+    for _ in range(3):  # three clicks of one form
+        response = signed_in_staff.post(f"/invoices/{invoice.id}/email", {"to": "accounts@asha.example", "send_key": key},
+                                        token_page=page)
+        assert response.status_code == 303
+    for bad in ("not-an-address", "a@b.example\r\nBcc: x@evil.example", "a@b.example, c@d.example"):
+        signed_in_staff.post(f"/invoices/{invoice.id}/email", {"to": bad, "send_key": "k2"}, token_page=page)
+    run_due_jobs()
+    assert sorted(m["To"] for m in smtp.received) == ["accounts@asha.example", "asha@example.com"]
+
+
+def test_drafts_are_not_emailed_and_the_outbox_needs_a_sign_in(smtp, make_invoice, signed_in_staff, client):
+    draft = make_invoice()
+    response = signed_in_staff.post(f"/invoices/{draft.id}/email", {"to": "asha@example.com", "send_key": "k"},
+                                    token_page=f"/invoices/{draft.id}")
+    assert response.status_code == 303 and db.session.scalar(db.select(db.func.count(OutboxMessage.id))) == 0
+    signed_in_staff.post("/logout", {}, token_page="/")
+    assert client.get("/outbox/").status_code == 302
