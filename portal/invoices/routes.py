@@ -7,7 +7,8 @@ from flask_login import current_user, login_required
 
 from ..extensions import db
 from .. import totals as totals_rules
-from ..models import STATUSES, AuditEvent, GatewayAttempt, Invoice, InvoiceStateError, LinkClick, TaxRate
+from ..models import (STATUSES, AuditEvent, GatewayAttempt, Invoice, InvoiceStateError, LinkClick, OutboxMessage,
+                      TaxRate)
 from ..money import Money
 from ..merchant import merchant_settings
 from ..payments import engine, registry, routing
@@ -234,12 +235,12 @@ def payment_panel(invoice: Invoice, **extra) -> dict:
             "gateway_names": names, "result": None, "error": None, "share": share_links(invoice), **extra}
 
 
-def live_version(invoice: Invoice, trail: list, audit: list) -> str:
+def live_version(invoice: Invoice, trail: list, audit: list, messages: list = ()) -> str:
     """A short fingerprint of everything the live region shows: equal fingerprints, nothing to swap."""
     parts = [invoice.status, invoice.total_minor, invoice.amount_paid_minor, invoice.amount_refunded_minor,
              invoice.amount_charged_back_minor, invoice.updated_at,
              [p.id for p in invoice.payments], [(link.id, link.status, link.url) for link in invoice.payment_links],
-             trail[0][0].id if trail else None, audit[0].id if audit else None]
+             trail[0][0].id if trail else None, audit[0].id if audit else None, list(messages)]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
@@ -248,8 +249,12 @@ def live_context(invoice: Invoice, **extra) -> dict:
     context = payment_panel(invoice, **extra)
     context.update(money_back.context(invoice))
     context["send_key"] = secrets.token_urlsafe(12)
+    context["messages"] = db.session.scalars(db.select(OutboxMessage).where(OutboxMessage.invoice_id == invoice.id)
+                                             .order_by(OutboxMessage.id.desc()).limit(20)).all()
+    context["smtp"] = bool(current_app.config["SMTP_URL"])
     context["audit"] = AuditEvent.for_subject("invoice", invoice.id)
-    context["live_version"] = live_version(invoice, context["trail"], context["audit"])
+    context["live_version"] = live_version(invoice, context["trail"], context["audit"],
+                                           [(m.id, m.status) for m in context["messages"]])
     return context
 
 

@@ -1,5 +1,6 @@
 """Writing messages: rendered once from Jinja templates (an HTML and a plain-text part) into an outbox row in the
-caller's transaction. The row's `cause` is unique, so one cause is one message however often it is asked for."""
+caller's transaction. The row's `cause` is unique, so one cause is one message however often it is asked for;
+each queue_* answers the new row's id, or None when its cause already had its message."""
 from __future__ import annotations
 
 import secrets
@@ -11,10 +12,9 @@ from ..extensions import db
 from ..merchant import merchant_settings
 from ..models import Invoice, OutboxMessage
 from ..models.mail import MAIL_QUEUED
-from ..payments.ledger import insert_once
 
 
-def queue_invoice(invoice: Invoice, kind: str, to_address: str, cause: str) -> OutboxMessage | None:
+def queue_invoice(invoice: Invoice, kind: str, to_address: str, cause: str) -> int | None:
     """The invoice, in the merchant's name, with its pay page and what is due; None when this cause already
     has its message."""
     from ..pay.routes import pay_url
@@ -26,22 +26,58 @@ def queue_invoice(invoice: Invoice, kind: str, to_address: str, cause: str) -> O
                   render_template("mail/invoice.txt", **context), render_template("mail/invoice.html", **context))
 
 
+def queue_receipt(invoice: Invoice, payment, cause: str) -> int | None:
+    """A payment arrived: a receipt (amount, gateway, payment id, date, what is still due)."""
+    from ..pay.routes import pay_url
+    from ..payments import registry
+
+    merchant = merchant_settings()
+    kind = "payment_received" if invoice.amount_due.minor == 0 else "partial_payment_received"
+    context = {"invoice": invoice, "merchant": merchant, "pay_url": pay_url(invoice), "payment": payment,
+               "gateway": registry.gateway_class(payment.gateway).display_name}
+    subject = (f"Receipt: {payment.amount.format()} received for invoice {invoice.number}"
+               + ("" if kind == "payment_received" else f", {invoice.amount_due.format()} still due"))
+    return _queue(cause, kind, invoice.id, invoice.customer.email, subject,
+                  render_template("mail/receipt.txt", **context), render_template("mail/receipt.html", **context))
+
+
+def queue_refund(invoice: Invoice, refund, cause: str) -> int | None:
+    """Money went back to the customer: when, how much, through which gateway."""
+    from ..payments import registry
+
+    merchant = merchant_settings()
+    context = {"invoice": invoice, "merchant": merchant, "refund": refund,
+               "gateway": registry.gateway_class(refund.gateway).display_name}
+    subject = f"Refund of {refund.amount.format()} for invoice {invoice.number}"
+    return _queue(cause, "refund_made", invoice.id, invoice.customer.email, subject,
+                  render_template("mail/refund.txt", **context), render_template("mail/refund.html", **context))
+
+
 def new_cause(kind: str, invoice_id: int) -> str:
     """A cause for a send a person asked for: each click of a rendered form is its own, repeated clicks are one."""
     return f"{kind}:{invoice_id}:{secrets.token_urlsafe(12)}"
 
 
 def _queue(cause: str, kind: str, invoice_id: int | None, to_address: str, subject: str, text: str,
-           html: str) -> OutboxMessage | None:
+           html: str) -> int | None:
     config = current_app.config
     sender = config["MAIL_FROM"] or "billing@hisabpro.invalid"
     domain = sender.rpartition("@")[2] or "hisabpro.invalid"
     values = dict(cause=cause, kind=kind, invoice_id=invoice_id, to_address=to_address, reply_to=sender,
                   subject=subject, text_body=text, html_body=html, status=MAIL_QUEUED, attempts=0, last_error="",
                   message_id=f"<{secrets.token_hex(16)}@{domain}>")
-    if not insert_once(OutboxMessage, **values):
+    inserted = _insert_once_returning_id(values)
+    if inserted is None:
         return None
-    message = db.session.scalar(db.select(OutboxMessage).where(OutboxMessage.cause == cause))
     if config["SMTP_URL"]:
-        jobs.enqueue("send_mail", message_id=message.id)
-    return message
+        jobs.enqueue("send_mail", message_id=inserted)
+    return inserted
+
+
+def _insert_once_returning_id(values: dict) -> int | None:
+    """One INSERT … ON CONFLICT DO NOTHING RETURNING id: the new row's id, None when the cause had its message."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(OutboxMessage).values(**values).on_conflict_do_nothing()
+    return db.session.execute(statement.returning(OutboxMessage.id)).scalar()

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from types import SimpleNamespace
 
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import jobs
+from ..mail import outbox
 from ..extensions import db
 from ..models import AuditEvent, Invoice, Payment, PaymentLink, PaymentMismatch, WebhookTransmission, utcnow
 from ..models.ledger import PAYMENT_CAPTURED
@@ -140,9 +142,11 @@ def record_payment(link: PaymentLink, payment: GatewayPayment, source: str, full
         kind, detail = problem
         _flag(link, invoice, payment.payment_id, kind, detail, source)
         return MISMATCH, invoice.id, detail
+    received_at = utcnow()
     if not insert_once(Payment, invoice_id=invoice.id, payment_link_id=link.id, gateway=link.gateway,
                        payment_id=payment.payment_id, currency=payment.amount.currency,
-                       amount_minor=payment.amount.minor, status=PAYMENT_CAPTURED, source=source, received_at=utcnow()):
+                       amount_minor=payment.amount.minor, status=PAYMENT_CAPTURED, source=source,
+                       received_at=received_at):
         return DUPLICATE, invoice.id, f"payment {payment.payment_id} already recorded"
     db.session.expire(invoice, ["payments"])  # inserted beside the ORM: a loaded list would miss it
     link.amount_paid_minor = min(link.amount_minor, link.amount_paid_minor + payment.amount.minor)
@@ -161,6 +165,10 @@ def record_payment(link: PaymentLink, payment: GatewayPayment, source: str, full
     invoice.record_payment(payment.amount)
     AuditEvent.record(None, "invoice.payment", "invoice", invoice.id,
                       f"{payment.amount.format()} via {link.gateway} ({payment.payment_id}, {source})")
+    # The customer's receipt, in this transaction: one per payment, however often it is reported.
+    outbox.queue_receipt(invoice, SimpleNamespace(amount=payment.amount, payment_id=payment.payment_id,
+                                                  gateway=link.gateway, received_at=received_at),
+                         f"payment_received:{link.gateway}:{payment.payment_id}")
     if invoice.status == "overpaid":
         _flag(link, invoice, payment.payment_id, "overpaid",
               f"paid {invoice.amount_paid.format()} of {invoice.total.format()}: refund the difference", source)

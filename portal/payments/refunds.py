@@ -22,6 +22,7 @@ from sqlalchemy import update
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_before_delay
 
 from .. import jobs
+from ..mail import outbox
 from ..extensions import db
 from ..models import AuditEvent, Dispute, Invoice, Payment, PaymentMismatch, Refund, User, utcnow
 from ..models import ledger as rows
@@ -336,6 +337,8 @@ def apply_refund(refund: GatewayRefund, source: str, row_id: int | None = None) 
     name = registry.gateway_class(refund.gateway).display_name
     AuditEvent.record(None, f"invoice.refund_{row.status}", "invoice", invoice.id,
                       f"{row.amount.format()} via {name} ({refund.refund_id}){where}")
+    if row.status == rows.REFUND_SUCCEEDED and was != rows.REFUND_SUCCEEDED:
+        outbox.queue_refund(invoice, row, f"refund_made:{row.gateway}:{row.refund_id}")
     if was == rows.REFUND_SUCCEEDED and row.status == rows.REFUND_FAILED:
         _flag(payment, refund.refund_id, "refund_reversed",
               f"refund {refund.refund_id} of {row.amount.format()} failed after it succeeded: the money is back "

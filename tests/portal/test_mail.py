@@ -128,6 +128,8 @@ def test_staff_send_the_invoice_to_another_address_once_per_form(smtp, make_invo
         signed_in_staff.post(f"/invoices/{invoice.id}/email", {"to": bad, "send_key": "k2"}, token_page=page)
     run_due_jobs()
     assert sorted(m["To"] for m in smtp.received) == ["accounts@asha.example", "asha@example.com"]
+    shown = signed_in_staff.get(page).get_data(as_text=True).split('id="messages"')[1]
+    assert "Email to the customer" in shown and "accounts@asha.example" in shown and shown.count(">Sent<") == 2
 
 
 def test_drafts_are_not_emailed_and_the_outbox_needs_a_sign_in(smtp, make_invoice, signed_in_staff, client):
@@ -137,3 +139,53 @@ def test_drafts_are_not_emailed_and_the_outbox_needs_a_sign_in(smtp, make_invoic
     assert response.status_code == 303 and db.session.scalar(db.select(db.func.count(OutboxMessage.id))) == 0
     signed_in_staff.post("/logout", {}, token_page="/")
     assert client.get("/outbox/").status_code == 302
+
+
+def _pay(invoice, amount_minor: int, payment_id: str):
+    """A payment through a link, as the webhook, return page and reconciliation record it (ledger.record_payment)."""
+    from portal.models import PaymentLink
+    from portal.money import Money
+    from portal.payments import ledger
+    from portal.payments.base import GatewayPayment
+
+    link = PaymentLink(invoice_id=invoice.id, gateway="razorpay", reference=f"ref-{payment_id}", link_id=f"plink_{payment_id}",
+                       url="https://rzp.example/x", status="created", currency=invoice.currency,
+                       amount_minor=invoice.amount_due.minor)
+    db.session.add(link)
+    db.session.flush()
+    for _ in range(3):  # webhook, return page and reconciliation all report it
+        ledger.record_payment(link, GatewayPayment(payment_id, Money(amount_minor, invoice.currency)), "webhook")
+    db.session.commit()
+
+
+def test_each_payment_gets_one_receipt_saying_what_is_still_due(smtp, make_invoice, staff):
+    invoice = issue(make_invoice, staff, accept_partial="on")  # 2,469.00
+    _pay(invoice, 100000, "pay_part_1")
+    _pay(invoice, 146900, "pay_rest_1")
+    run_due_jobs()
+    issued, part, rest = smtp.received
+    assert part["Subject"] == f"Receipt: ₹1,000.00 received for invoice {invoice.number}, ₹1,469.00 still due"
+    text = part.get_body(("plain",)).get_content()
+    assert "Amount received: ₹1,000.00" in text and "Paid with: Razorpay" in text and "Payment id: pay_part_1" in text
+    assert "Still due: ₹1,469.00. Pay the rest here: https://portal.example/pay/" in text
+    assert rest["Subject"] == f"Receipt: ₹1,469.00 received for invoice {invoice.number}"
+    assert "The invoice is paid in full." in rest.get_body(("plain",)).get_content()
+    assert "pay_rest_1" in rest.get_body(("html",)).get_content()
+
+
+def test_a_refund_reported_three_times_is_emailed_once(smtp, make_invoice, staff):
+    from portal.money import Money
+    from portal.payments import refunds
+    from portal.payments.base import REFUND_PENDING, REFUND_SUCCEEDED, GatewayRefund
+
+    invoice = issue(make_invoice, staff)
+    _pay(invoice, invoice.total_minor, "pay_full_1")
+    for status in (REFUND_PENDING, REFUND_SUCCEEDED, REFUND_SUCCEEDED, REFUND_SUCCEEDED):
+        refunds.apply_refund(GatewayRefund("razorpay", "rfnd_mail_1", "pay_full_1", Money(50000, "INR"), status),
+                             "webhook")
+        db.session.commit()
+    run_due_jobs()
+    subjects = [m["Subject"] for m in smtp.received]
+    assert subjects.count(f"Refund of ₹500.00 for invoice {invoice.number}") == 1  # not when pending, once when done
+    [refund_mail] = [m for m in smtp.received if m["Subject"].startswith("Refund")]
+    assert "through Razorpay (refund rfnd_mail_1)" in refund_mail.get_body(("plain",)).get_content()
