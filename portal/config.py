@@ -64,6 +64,17 @@ def _percent(env: dict, name: str, default: int) -> int:
     return value
 
 
+def _reminder_schedule(text: str) -> tuple[int, ...]:
+    """"-3,0,3,7,14" -> (-3, 0, 3, 7, 14): days from the due date; a malformed list is a clear start-up error."""
+    try:
+        days = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise ConfigError(f"REMINDER_SCHEDULE must be whole numbers of days separated by commas, not {text!r}") from None
+    if any(abs(day) > 365 for day in days):
+        raise ConfigError("REMINDER_SCHEDULE days must be within a year of the due date")
+    return tuple(days)
+
+
 def _seconds(env: dict, name: str, default: str) -> str:
     """Durations stay strings of decimal seconds until used, so no float enters the config."""
     from decimal import Decimal, InvalidOperation
@@ -164,6 +175,10 @@ def load_config(instance_path: Path | None = None, environ: dict | None = None) 
         "SMTP_URL": env.get("SMTP_URL") or "",
         "MAIL_FROM": env.get("MAIL_FROM") or "",
         "SMTP_TIMEOUT_SECONDS": _int(env, "SMTP_TIMEOUT_SECONDS", 10, minimum=1),
+        # Payment reminders (portal/mail/reminders.py): days from the due date (negative: before it), and how
+        # often the worker looks for invoices due one today.
+        "REMINDER_SCHEDULE": _reminder_schedule(env.get("REMINDER_SCHEDULE", "-3,0,3,7,14")),
+        "REMINDER_INTERVAL_SECONDS": _int(env, "REMINDER_INTERVAL_SECONDS", 3600),
         "LOG_LEVEL": _choice(env, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         # Background jobs run in a thread of each web process; tests run them explicitly.
         "JOBS_IN_PROCESS": (env.get("JOBS_IN_PROCESS") or "1").lower() not in ("0", "false", "no"),

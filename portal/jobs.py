@@ -133,7 +133,8 @@ def start_worker(app: Flask, interval: float = 2.0) -> None:
 # Work the worker queues on a timer: (job kind, config key of its interval in seconds; 0 switches it off).
 PERIODIC = (("reconcile", "RECONCILE_INTERVAL_SECONDS"),
             ("prune_webhook_deliveries", "WEBHOOK_PRUNE_INTERVAL_SECONDS"),
-            ("statistics_rollup", "STATISTICS_ROLLUP_INTERVAL_SECONDS"))
+            ("statistics_rollup", "STATISTICS_ROLLUP_INTERVAL_SECONDS"),
+            ("send_reminders", "REMINDER_INTERVAL_SECONDS"))
 _last_queued: dict[str, datetime] = {}
 
 

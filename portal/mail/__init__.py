@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 
-from . import routes, smtp  # noqa: E402,F401  (smtp registers the send_mail job)
+from . import reminders, routes, smtp  # noqa: E402,F401  (they register the send_mail and send_reminders jobs)

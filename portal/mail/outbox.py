@@ -53,6 +53,15 @@ def queue_refund(invoice: Invoice, refund, cause: str) -> int | None:
                   render_template("mail/refund.txt", **context), render_template("mail/refund.html", **context))
 
 
+def queue_reminder(invoice: Invoice, day: int, cause: str) -> int | None:
+    """A payment reminder, `day` days from the due date (negative: before it)."""
+    from ..pay.routes import pay_url
+    from . import reminders
+
+    text, html = reminders.bodies(invoice, day, pay_url(invoice))
+    return _queue(cause, "reminder", invoice.id, invoice.customer.email, reminders.subject(invoice, day), text, html)
+
+
 def new_cause(kind: str, invoice_id: int) -> str:
     """A cause for a send a person asked for: each click of a rendered form is its own, repeated clicks are one."""
     return f"{kind}:{invoice_id}:{secrets.token_urlsafe(12)}"

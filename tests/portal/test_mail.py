@@ -44,7 +44,7 @@ def smtp(app):
 
 
 def issue(make_invoice, staff, **extra):
-    invoice = make_invoice(name="Asha Traders", email="asha@example.com", **extra)
+    invoice = make_invoice(**{"name": "Asha Traders", "email": "asha@example.com", **extra})
     service.open_invoice(invoice, staff)
     return invoice
 
@@ -189,3 +189,63 @@ def test_a_refund_reported_three_times_is_emailed_once(smtp, make_invoice, staff
     assert subjects.count(f"Refund of ₹500.00 for invoice {invoice.number}") == 1  # not when pending, once when done
     [refund_mail] = [m for m in smtp.received if m["Subject"].startswith("Refund")]
     assert "through Razorpay (refund rfnd_mail_1)" in refund_mail.get_body(("plain",)).get_content()
+
+
+# ---- reminders ----------------------------------------------------------------------------------------------
+
+def test_which_reminder_applies_on_a_day():
+    from datetime import date
+
+    from portal.mail.reminders import step_due
+
+    due, schedule = date(2026, 12, 10), (-3, 0, 3, 7, 14)
+    assert [step_due(due, date(2026, 12, d), schedule) for d in (6, 7, 8, 9, 10, 12, 13, 14, 17)] == \
+        [None, -3, -3, -3, 0, 0, 3, 3, 7]
+    assert step_due(due, date(2027, 1, 30), schedule) is None  # weeks late: old steps are not sent
+
+
+def test_reminders_go_once_per_step_and_stop_when_paid(smtp, app, make_invoice, staff):
+    import threading
+    from datetime import timedelta
+
+    from portal.mail.reminders import send_due_reminders
+    from portal.merchant import merchant_settings
+
+    today = merchant_settings().today()
+    late = issue(make_invoice, staff, due_date=(today - timedelta(days=3)).isoformat())
+    soon = issue(make_invoice, staff, due_date=(today + timedelta(days=3)).isoformat(), email="kobe@example.com",
+                 name="Kobe Imports")
+    paid = issue(make_invoice, staff, due_date=today.isoformat(), email="paid@example.com", name="Paid Ltd")
+    _pay(paid, paid.total_minor, "pay_paid_1")
+    far = issue(make_invoice, staff, due_date=(today + timedelta(days=20)).isoformat(), email="far@example.com",
+                name="Far Ltd")
+
+    # Two workers run the job at the same moment, then a restart runs it again: one reminder per invoice and step.
+    results = []
+
+    def worker():
+        with app.app_context():
+            results.append(send_due_reminders(today))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert send_due_reminders(today) == 0
+    assert sum(results) == 2
+    run_due_jobs()
+    reminders = {m["To"]: m["Subject"] for m in smtp.received if "eminder" in m["Subject"] or "Overdue" in m["Subject"]}
+    assert reminders == {"asha@example.com": f"Overdue: invoice {late.number}, ₹2,469.00, was due 3 days ago",
+                         "kobe@example.com": f"Reminder: invoice {soon.number}, ₹2,469.00, is due in 3 days"}
+    # The next day the overdue one is paid: nothing more for it, ever.
+    _pay(late, late.total_minor, "pay_late_1")
+    for days in range(1, 15):
+        send_due_reminders(today + timedelta(days=days))
+    run_due_jobs()
+    later = [m for m in smtp.received if m["To"] == "asha@example.com" and "Overdue" in m["Subject"]]
+    assert len(later) == 1
+    steps = lambda invoice: sorted(subject for (subject,) in db.session.execute(  # noqa: E731
+        db.select(OutboxMessage.cause).where(OutboxMessage.kind == "reminder", OutboxMessage.invoice_id == invoice.id)))
+    assert steps(far) == []  # due in 20 days: its first reminder (3 days before) is after these 14 days
+    assert steps(soon) == [f"reminder:{soon.id}:{day}" for day in ("-3", "0", "3", "7")]  # one per step, in order
