@@ -62,11 +62,12 @@ def test_the_worker_queues_periodic_reconciliation_and_webhook_pruning(app):
     jobs.queue_periodic(app)
     jobs.queue_periodic(app)  # not again within the interval
     assert sorted(j.kind for j in db.session.scalars(db.select(Job))) == ["prune_webhook_deliveries", "reconcile",
-                                                                          "statistics_rollup"]
+                                                                          "send_reminders", "statistics_rollup"]
 
 
 def test_a_periodic_job_switched_off_is_not_queued(app):
-    app.config.update(RECONCILE_INTERVAL_SECONDS=0, WEBHOOK_PRUNE_INTERVAL_SECONDS=0, STATISTICS_ROLLUP_INTERVAL_SECONDS=0)
+    app.config.update(RECONCILE_INTERVAL_SECONDS=0, WEBHOOK_PRUNE_INTERVAL_SECONDS=0, STATISTICS_ROLLUP_INTERVAL_SECONDS=0,
+                      REMINDER_INTERVAL_SECONDS=0)
     jobs._last_queued.clear()
     jobs.queue_periodic(app)
     assert db.session.scalars(db.select(Job)).all() == []
@@ -76,7 +77,7 @@ def test_the_periodic_statistics_rollup_runs_as_a_job(app):
     from portal.models import StatisticsRollup
     from portal.merchant import merchant_settings
 
-    app.config.update(RECONCILE_INTERVAL_SECONDS=0, WEBHOOK_PRUNE_INTERVAL_SECONDS=0)
+    app.config.update(RECONCILE_INTERVAL_SECONDS=0, WEBHOOK_PRUNE_INTERVAL_SECONDS=0, REMINDER_INTERVAL_SECONDS=0)
     jobs._last_queued.clear()
     jobs.queue_periodic(app)
     assert jobs.run_pending() == 1
