@@ -24,6 +24,8 @@ def sign_in(page, base, email):
 
 def open_section(page, label):
     """Go to a section through the navigation, as a person would: on a phone through the Menu button."""
+    # app.js shows the Menu button and folds the sections: decide only once it has run (a slow machine may not yet).
+    page.wait_for_load_state("load")
     toggle = page.locator(".nav-toggle")
     if toggle.is_visible():
         toggle.click()
