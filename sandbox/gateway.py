@@ -92,9 +92,22 @@ class Gateway:
         KeyError: no such payment; ValueError: more than is left, or not refundable."""
         raise NotImplementedError
 
+    # The gateway's own word for a refund that ended `succeeded` or `failed` (Razorpay: processed).
+    refund_outcome_words: dict[str, str] = {}
+
     def settle_refund(self, refund_id: str, outcome: str) -> dict:
-        """A pending refund ends (`succeeded` or `failed`); webhooks follow. KeyError / ValueError (not pending)."""
-        raise NotImplementedError
+        """A pending refund ends (`succeeded` or `failed`); webhooks follow. KeyError / ValueError (not pending).
+        Each gateway's `_finish_refund(refund_id, its own outcome word)` does the work."""
+        with self.lock:
+            if refund_id not in self.refunds:
+                raise KeyError(refund_id)
+            return self._finish_refund(refund_id, self.refund_outcome_words.get(outcome, outcome))
+
+    def sweep_refunds(self, now: float) -> None:
+        """End the refunds whose settle time has come (modes `settle` and `fail`; `_refund_due` holds them)."""
+        for refund_id, (when, outcome) in list(self._refund_due.items()):
+            if when <= now:
+                self._finish_refund(refund_id, outcome)
 
     def open_dispute(self, payment_id: str, amount_minor: int | None, reason: str) -> dict:
         """The customer's bank disputes the payment; the gateway's dispute object (with `id`); webhooks follow."""

@@ -248,17 +248,6 @@ class RefundsMixin:
                 detail = exc.body["details"][0]
                 raise ValueError(f"{detail['issue']}: {detail['description']}") from None
 
-    def settle_refund(self, refund_id: str, outcome: str) -> dict:
-        with self.lock:
-            if refund_id not in self.refunds:
-                raise KeyError(refund_id)
-            return self._finish_refund(refund_id, outcome)
-
-    def sweep_refunds(self, now: float) -> None:
-        for refund_id, (when, outcome) in list(self._refund_due.items()):
-            if when <= now:
-                self._finish_refund(refund_id, outcome)
-
     def open_dispute(self, payment_id: str, amount_minor: int | None, reason: str) -> dict:
         with self.lock:
             capture = self._capture_of(payment_id)

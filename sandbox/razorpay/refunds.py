@@ -53,6 +53,7 @@ def _collection(items: list[dict]) -> dict:
 
 class RefundsMixin:
     """Needs from RazorpayGateway: lock, ids, now(), payments, _emit, _authenticate, _json_body."""
+    refund_outcome_words = {"succeeded": "processed"}  # Razorpay's refund statuses: processed, failed
 
     def reset_money_back(self) -> None:
         self.refunds: dict[str, dict] = {}
@@ -234,17 +235,6 @@ class RefundsMixin:
                 return self._refund(payment, amount_minor, {"comment": reason[:256]} if reason else {}, None, "normal")
             except GatewayError as exc:
                 raise ValueError(exc.body["error"]["description"]) from None
-
-    def settle_refund(self, refund_id: str, outcome: str) -> dict:
-        with self.lock:
-            if refund_id not in self.refunds:
-                raise KeyError(refund_id)
-            return self._finish_refund(refund_id, "processed" if outcome == "succeeded" else "failed")
-
-    def sweep_refunds(self, now: float) -> None:
-        for refund_id, (when, outcome) in list(self._refund_due.items()):
-            if when <= now:
-                self._finish_refund(refund_id, outcome)
 
     def open_dispute(self, payment_id: str, amount_minor: int | None, reason: str) -> dict:
         with self.lock:

@@ -252,17 +252,6 @@ class RefundsMixin:
             except GatewayError as exc:
                 raise ValueError(exc.body["error"]["message"]) from None
 
-    def settle_refund(self, refund_id: str, outcome: str) -> dict:
-        with self.lock:
-            if refund_id not in self.refunds:
-                raise KeyError(refund_id)
-            return self._finish_refund(refund_id, outcome)
-
-    def sweep_refunds(self, now: float) -> None:
-        for refund_id, (when, outcome) in list(self._refund_due.items()):
-            if when <= now:
-                self._finish_refund(refund_id, outcome)
-
     def open_dispute(self, payment_id: str, amount_minor: int | None, reason: str) -> dict:
         with self.lock:
             charge = self._charge_of(payment_id)
