@@ -50,12 +50,14 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(gateways.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(mail.bp)
+    app.register_blueprint(mail.public)
     app.register_blueprint(attention.bp)
     app.register_blueprint(statistics.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(pay.bp)
     csrf.exempt(webhooks.bp)  # gateways sign their deliveries; there is no session to forge
     app.register_blueprint(api.bp)
+    csrf.exempt(mail.unsubscribe.stop)  # signed link; mail apps' one-click POST (RFC 8058) has no cookie
     csrf.exempt(api.bp)  # bearer tokens, no cookies: nothing for a cross-site form to ride on
     cli.init_app(app)
     jobs.init_app(app)

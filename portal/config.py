@@ -6,6 +6,7 @@ Everything an operator sets is read here once; the rest of the app reads `curren
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sys
 from pathlib import Path
@@ -64,15 +65,29 @@ def _percent(env: dict, name: str, default: int) -> int:
     return value
 
 
-def _reminder_schedule(text: str) -> tuple[int, ...]:
-    """"-3,0,3,7,14" -> (-3, 0, 3, 7, 14): days from the due date; a malformed list is a clear start-up error."""
-    try:
-        days = sorted({int(part) for part in text.split(",") if part.strip()})
-    except ValueError:
-        raise ConfigError(f"REMINDER_SCHEDULE must be whole numbers of days separated by commas, not {text!r}") from None
+MAX_REMINDER_STEPS = 10
+
+
+def parse_reminder_days(text: str) -> tuple[int, ...]:
+    """"-3, 0, 3, 7, 14" -> (-3, 0, 3, 7, 14): days from the due date, negative before it; "" -> no reminders.
+    ValueError, in words a merchant can act on, for anything else."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if any(not re.fullmatch(r"[+-]?[0-9]{1,3}", part) for part in parts):
+        raise ValueError("must be whole numbers of days separated by commas, like -3, 0, 3, 7, 14")
+    days = sorted({int(part) for part in parts})
     if any(abs(day) > 365 for day in days):
-        raise ConfigError("REMINDER_SCHEDULE days must be within a year of the due date")
+        raise ValueError("days must be within a year of the due date (-365 to 365)")
+    if len(days) > MAX_REMINDER_STEPS:
+        raise ValueError(f"may hold at most {MAX_REMINDER_STEPS} days")
     return tuple(days)
+
+
+def _reminder_schedule(text: str) -> tuple[int, ...]:
+    """The environment's default schedule; a malformed one is a clear start-up error."""
+    try:
+        return parse_reminder_days(text)
+    except ValueError as exc:
+        raise ConfigError(f"REMINDER_SCHEDULE {exc}, not {text!r}") from None
 
 
 def _seconds(env: dict, name: str, default: str) -> str:

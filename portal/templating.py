@@ -2,6 +2,7 @@
 from flask import Flask
 
 from .merchant import merchant_settings
+from .merchant.profile import describe_reminder_days
 from .money import Money
 from .totals import format_milli
 
@@ -23,6 +24,10 @@ def init_app(app: Flask) -> None:
     @app.template_filter("date")
     def date_filter(value) -> str:
         return value.isoformat() if value else ""
+
+    @app.template_global("reminder_step")
+    def reminder_step(day: int) -> str:
+        return describe_reminder_days((day,))
 
     @app.template_filter("status_label")
     def status_label(status: str) -> str:

@@ -18,6 +18,9 @@ from flask import Flask, abort, request
 from werkzeug.exceptions import BadRequest, NotFound
 from werkzeug.routing import BaseConverter
 
+# One address: something@domain.tld, no spaces (what a customer's or merchant's email field must hold).
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
 # Ids are INTEGER columns (32-bit on PostgreSQL): larger ones cannot exist, and comparing them errors.
 MAX_ID = 2**31 - 1
 # Far beyond any real listing, yet OFFSET (page - 1) * per_page stays inside a 64-bit integer.

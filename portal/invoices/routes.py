@@ -10,6 +10,7 @@ from .. import totals as totals_rules
 from ..models import (STATUSES, AuditEvent, GatewayAttempt, Invoice, InvoiceStateError, LinkClick, OutboxMessage,
                       TaxRate)
 from ..money import Money
+from ..mail import reminders
 from ..merchant import merchant_settings
 from ..payments import engine, registry, routing
 from ..pay.routes import share_links
@@ -252,9 +253,10 @@ def live_context(invoice: Invoice, **extra) -> dict:
     context["messages"] = db.session.scalars(db.select(OutboxMessage).where(OutboxMessage.invoice_id == invoice.id)
                                              .order_by(OutboxMessage.id.desc()).limit(20)).all()
     context["smtp"] = bool(current_app.config["SMTP_URL"])
+    context["reminders"] = reminders.plan(invoice) if invoice.status != "draft" else None
     context["audit"] = AuditEvent.for_subject("invoice", invoice.id)
     context["live_version"] = live_version(invoice, context["trail"], context["audit"],
-                                           [(m.id, m.status) for m in context["messages"]])
+                                           [(m.id, m.status) for m in context["messages"]] + [context["reminders"]])
     return context
 
 

@@ -22,7 +22,7 @@ from ..models import AuditEvent, Customer, Invoice, InvoiceSequence, STATUSES, T
 from ..models.types import UTCDateTime
 from ..money import Money, MoneyError, normalize_currency
 from ..spreadsheets import safe_cell
-from ..validation import MAX_ID
+from ..validation import EMAIL_RE, MAX_ID
 
 MAX_LINES = 100
 MAX_QUANTITY = 1_000_000
@@ -30,7 +30,6 @@ MAX_QUANTITY = 1_000_000
 MAX_TOTAL_MINOR = 10**15
 # Control characters have no place in names or descriptions (PostgreSQL cannot even store NUL).
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_RE = re.compile(r"^\+?[0-9 ()-]{6,20}$")
 # A quantity or a percent: digits, at most three decimals (checked apart, to say which rule failed).
 DECIMAL_RE = re.compile(r"([0-9]+)(?:\.([0-9]+))?", re.ASCII)

@@ -5,3 +5,4 @@ from flask import Blueprint
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 
 from . import reminders, routes, smtp  # noqa: E402,F401  (they register the send_mail and send_reminders jobs)
+from .unsubscribe import public  # noqa: E402  (the customer's page to stop reminders)

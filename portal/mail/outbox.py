@@ -72,7 +72,8 @@ def _queue(cause: str, kind: str, invoice_id: int | None, to_address: str, subje
     config = current_app.config
     sender = config["MAIL_FROM"] or "billing@hisabpro.invalid"
     domain = sender.rpartition("@")[2] or "hisabpro.invalid"
-    values = dict(cause=cause, kind=kind, invoice_id=invoice_id, to_address=to_address, reply_to=sender,
+    reply_to = merchant_settings().reply_to_email or sender
+    values = dict(cause=cause, kind=kind, invoice_id=invoice_id, to_address=to_address, reply_to=reply_to,
                   subject=subject, text_body=text, html_body=html, status=MAIL_QUEUED, attempts=0, last_error="",
                   message_id=f"<{secrets.token_hex(16)}@{domain}>")
     inserted = _insert_once_returning_id(values)

@@ -1,18 +1,21 @@
-"""Payment reminders: on each day of REMINDER_SCHEDULE (days from the due date, in the merchant's time zone) an
-invoice still open or part paid gets one reminder. Each (invoice, day) is one outbox `cause`, so several workers,
-a restart or a second run the same day never send a reminder twice; a paid, void or refunded invoice is never
-looked at, so reminders stop the moment it is settled."""
+"""Payment reminders: on each day of the merchant's schedule (days from the due date, set on the Settings page,
+REMINDER_SCHEDULE until then; in the merchant's time zone) an invoice still open or part paid gets one reminder.
+Each (invoice, day) is one outbox `cause`, so several workers, a restart or a second run the same day never send a
+reminder twice; a paid, void or refunded invoice is never looked at, so reminders stop the moment it is settled.
+A customer who followed the signed link in a reminder (unsubscribe.py) gets no more of them."""
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
-from flask import current_app, render_template
+from flask import render_template
+from sqlalchemy import func
 
 from .. import jobs
 from ..extensions import db
 from ..merchant import merchant_settings
-from ..models import Invoice
+from ..models import Invoice, OutboxMessage, ReminderOptOut
 from . import outbox
 
 log = logging.getLogger("portal.mail.reminders")
@@ -28,17 +31,25 @@ def step_due(due: date, today: date, schedule: tuple[int, ...]) -> int | None:
     return reached[-1]
 
 
+def opted_out(address: str) -> ReminderOptOut | None:
+    return db.session.scalar(db.select(ReminderOptOut).where(ReminderOptOut.address == address.strip().lower()))
+
+
 def send_due_reminders(today: date | None = None) -> int:
     """Queue today's reminders; returns how many were new."""
-    schedule = current_app.config["REMINDER_SCHEDULE"]
+    schedule = merchant_settings().reminder_days
     if not schedule:
         return 0
     today = today or merchant_settings().today()
     earliest = today - timedelta(days=schedule[-1] + 2)
     latest = today - timedelta(days=schedule[0])
-    ids = db.session.scalars(db.select(Invoice.id).where(
+    from ..models import Customer
+
+    stopped = db.select(ReminderOptOut.address)
+    ids = db.session.scalars(db.select(Invoice.id).join(Customer, Customer.id == Invoice.customer_id).where(
         Invoice.status.in_(REMINDED_STATUSES), Invoice.due_date.is_not(None),
-        Invoice.due_date >= earliest, Invoice.due_date <= latest).order_by(Invoice.id)).all()
+        Invoice.due_date >= earliest, Invoice.due_date <= latest,
+        func.lower(Customer.email).not_in(stopped)).order_by(Invoice.id)).all()
     queued = 0
     for invoice_id in ids:
         invoice = db.session.get(Invoice, invoice_id)
@@ -67,6 +78,41 @@ def subject(invoice: Invoice, day: int) -> str:
 
 
 def bodies(invoice: Invoice, day: int, pay_url: str) -> tuple[str, str]:
+    from .unsubscribe import stop_url
+
     context = {"invoice": invoice, "merchant": merchant_settings(), "pay_url": pay_url, "day": day,
-               "kind": "reminder"}
+               "kind": "reminder", "stop_url": stop_url(invoice.customer)}
     return render_template("mail/reminder.txt", **context), render_template("mail/invoice.html", **context)
+
+
+@dataclass(frozen=True)
+class ReminderPlan:
+    """What the invoice page says about reminders: the next one, or why there is none."""
+    next_on: date | None = None
+    next_day: int | None = None
+    why_none: str = ""
+    stopped_at: datetime | None = None
+
+
+def plan(invoice: Invoice, today: date | None = None) -> ReminderPlan:
+    profile = merchant_settings()
+    today = today or profile.today()
+    if invoice.status not in REMINDED_STATUSES:
+        return ReminderPlan(why_none="none: the invoice is " + invoice.status.replace("_", " "))
+    if invoice.due_date is None:
+        return ReminderPlan(why_none="none: the invoice has no due date")
+    if not profile.reminder_days:
+        return ReminderPlan(why_none="none: reminders are off in Settings")
+    stop = opted_out(invoice.customer.email)
+    if stop is not None:
+        return ReminderPlan(why_none="none: the customer unsubscribed from reminders", stopped_at=stop.created_at)
+    sent = set(db.session.scalars(db.select(OutboxMessage.cause).where(
+        OutboxMessage.invoice_id == invoice.id, OutboxMessage.kind == "reminder")))
+    caught_up = step_due(invoice.due_date, today, profile.reminder_days)
+    for day in profile.reminder_days:
+        on = invoice.due_date + timedelta(days=day)
+        if f"reminder:{invoice.id}:{day}" in sent:
+            continue
+        if on >= today or day == caught_up:
+            return ReminderPlan(next_on=max(on, today), next_day=day)
+    return ReminderPlan(why_none="none: every reminder in the schedule has gone")

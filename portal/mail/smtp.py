@@ -42,6 +42,13 @@ def compose(row: OutboxMessage) -> EmailMessage:
     message["Subject"] = row.subject
     message["Message-ID"] = row.message_id
     message["Date"] = formatdate(localtime=False)
+    if row.kind == "reminder" and row.invoice_id:
+        # Mail apps show this as their own "Unsubscribe" button; -Post makes it one click (RFC 8058).
+        from ..models import Invoice
+        from .unsubscribe import stop_url
+
+        message["List-Unsubscribe"] = f"<{stop_url(db.session.get(Invoice, row.invoice_id).customer)}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(row.text_body)
     message.add_alternative(row.html_body, subtype="html")
     return message

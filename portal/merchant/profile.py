@@ -12,14 +12,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from flask import current_app, g
 
+from ..config import parse_reminder_days
 from ..extensions import db
 from ..models import MerchantSetting, utcnow
 from ..models.merchant import DEFAULT_CURRENCY, DEFAULT_PAYMENT_TERMS_DAYS, DEFAULT_TIME_ZONE
 from ..money import MoneyError, normalize_currency
 from ..payments import registry
+from ..validation import EMAIL_RE
 
 MAX_TERMS_DAYS = 365
-LIMITS = {"business_name": 200, "address": 1000, "tax_id": 32, "invoice_footer": 1000}
+LIMITS = {"business_name": 200, "address": 1000, "tax_id": 32, "invoice_footer": 1000, "reply_to_email": 254}
 # GSTIN (15 characters), EU VAT numbers (country prefix + up to 12), US EIN (12-3456789): letters,
 # digits, and the spaces, dots, slashes and hyphens people type between groups.
 # Control characters have no place in text shown to customers (PostgreSQL cannot even store NUL).
@@ -36,6 +38,8 @@ class MerchantProfile:
     time_zone: str
     payment_terms_days: int
     invoice_footer: str
+    reply_to_email: str = ""              # empty: replies go to MAIL_FROM
+    reminder_days: tuple[int, ...] = ()   # days from the due date a reminder goes out
 
     @property
     def zone(self) -> ZoneInfo:
@@ -59,14 +63,40 @@ class MerchantProfile:
         return moment.astimezone(self.zone)
 
 
+def describe_reminder_days(days: tuple[int, ...]) -> str:
+    """(-3, 0, 3, 7, 14) -> "3 days before the due date, on it, and 3, 7 and 14 days after"."""
+    def listed(numbers: list[int]) -> str:
+        words = [str(n) for n in numbers]
+        return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+    before = [-d for d in reversed(days) if d < 0]
+    after = [d for d in days if d > 0]
+    parts = []
+    if before:
+        parts.append(f"{listed(before)} day{'s' if before != [1] else ''} before the due date")
+    if 0 in days:
+        parts.append("on the due date" if not before else "on it")
+    if after:
+        parts.append(f"{listed(after)} day{'s' if after != [1] else ''} after" + ("" if parts else " the due date"))
+    if not parts:
+        return "no reminders"
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def format_reminder_days(days: tuple[int, ...]) -> str:
+    return ", ".join(str(day) for day in days)
+
+
 def _from_row(row: MerchantSetting | None) -> MerchantProfile:
-    default_name = current_app.config["MERCHANT_NAME"]
+    config = current_app.config
+    default_name, default_days = config["MERCHANT_NAME"], tuple(config.get("REMINDER_SCHEDULE", ()))
     if row is None:  # until an admin saves settings, the environment's defaults apply
-        config = current_app.config
         return MerchantProfile(default_name, "", "", config.get("INVOICE_DEFAULT_CURRENCY", DEFAULT_CURRENCY),
-                               DEFAULT_TIME_ZONE, config.get("INVOICE_PAYMENT_TERMS_DAYS", DEFAULT_PAYMENT_TERMS_DAYS), "")
+                               DEFAULT_TIME_ZONE, config.get("INVOICE_PAYMENT_TERMS_DAYS", DEFAULT_PAYMENT_TERMS_DAYS), "",
+                               "", default_days)
+    days = default_days if row.reminder_schedule is None else parse_reminder_days(row.reminder_schedule)
     return MerchantProfile(row.business_name or default_name, row.address, row.tax_id, row.default_currency,
-                           row.time_zone, row.payment_terms_days, row.invoice_footer)
+                           row.time_zone, row.payment_terms_days, row.invoice_footer, row.reply_to_email, days)
 
 
 def merchant_settings() -> MerchantProfile:
@@ -118,6 +148,17 @@ def parse_settings_input(form) -> dict:
         "tax_id": _text(form, "tax_id", errors),
         "invoice_footer": _text(form, "invoice_footer", errors, multiline=True),
     }
+    # The email fields came later: a form without them (an older page still open) leaves them as they are.
+    if "reply_to_email" in form:
+        reply_to = values["reply_to_email"] = _text(form, "reply_to_email", errors)
+        if reply_to and "reply_to_email" not in errors and (
+                not EMAIL_RE.match(reply_to) or any(c in reply_to for c in ",;<>\"")):
+            errors["reply_to_email"] = "must be one email address like accounts@yourshop.in, or empty"
+    if "reminder_schedule" in form:
+        try:
+            values["reminder_schedule"] = format_reminder_days(parse_reminder_days(form["reminder_schedule"]))
+        except ValueError as exc:
+            errors["reminder_schedule"] = str(exc)
     if values["tax_id"] and "tax_id" not in errors and not TAX_ID_RE.match(values["tax_id"]):
         errors["tax_id"] = "may hold letters, digits, spaces and . / - only (e.g. 29ABCDE1234F1Z5)"
 
@@ -159,6 +200,7 @@ def stored_values() -> dict:
         "business_name": profile.business_name, "address": profile.address, "tax_id": profile.tax_id,
         "default_currency": profile.default_currency, "time_zone": profile.time_zone,
         "payment_terms_days": str(profile.payment_terms_days), "invoice_footer": profile.invoice_footer,
+        "reply_to_email": profile.reply_to_email, "reminder_schedule": format_reminder_days(profile.reminder_days),
     }
 
 

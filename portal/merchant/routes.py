@@ -1,18 +1,25 @@
 """Settings page: admins edit the merchant's details and defaults; staff may not (403)."""
 from zoneinfo import available_timezones
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..auth import admin_required
 from ..extensions import db
 from ..models import AuditEvent
 from . import bp
-from .profile import SettingsInputError, offered_currencies, parse_settings_input, save_settings, stored_values
+from ..config import parse_reminder_days
+from .profile import (SettingsInputError, describe_reminder_days, offered_currencies, parse_settings_input,
+                      save_settings, stored_values)
 
 
 def _render(values: dict, errors: dict, status: int = 200):
-    return render_template("merchant/settings.html", values=values, errors=errors,
+    try:
+        words = describe_reminder_days(parse_reminder_days(values.get("reminder_schedule") or ""))
+    except ValueError:
+        words = ""
+    return render_template("merchant/settings.html", values=values, errors=errors, schedule_words=words,
+                           mail_from=current_app.config["MAIL_FROM"] or "the portal's sending address",
                            currencies=offered_currencies(), time_zones=sorted(available_timezones())), status
 
 

@@ -11,7 +11,7 @@ from .invoices import (
     InvoiceStateError,
     TaxRate,
 )
-from .mail import OutboxMessage
+from .mail import OutboxMessage, ReminderOptOut
 from .merchant import MerchantSetting
 from .ledger import (Dispute, Job, Payment, PaymentMismatch, ProcessedEvent, Refund, WebhookDelivery,
                      WebhookTransmission)
@@ -28,7 +28,7 @@ from .types import utcnow
 from .users import ROLES, ApiToken, User, generate_password, normalize_email
 
 __all__ = [
-    "ApiToken", "AuditEvent", "OutboxMessage", "MerchantSetting", "GatewayAttempt", "GatewaySetting", "LIVE_STATUSES", "LinkClick",
+    "ApiToken", "AuditEvent", "OutboxMessage", "ReminderOptOut", "MerchantSetting", "GatewayAttempt", "GatewaySetting", "LIVE_STATUSES", "LinkClick",
     "PaymentLink", "RoutingRule", "StatisticsDaily", "StatisticsRollup", "Dispute", "Job", "Payment", "Refund", "PaymentMismatch", "ProcessedEvent", "WebhookDelivery", "WebhookTransmission", "Customer", "FINAL_STATUSES", "Invoice", "InvoiceLine", "InvoiceSequence",
     "InvoiceStateError", "ROLES", "STATUSES", "TaxRate", "TRANSITIONS", "User", "generate_password",
     "normalize_email", "utcnow",

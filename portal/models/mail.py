@@ -34,3 +34,17 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The PDF rendered and attached when it is sent: "invoice:<invoice id>", "receipt:<payment id>" or "" for none.
+    attachment: Mapped[str] = mapped_column(String(60), default="", server_default="")
+
+
+class ReminderOptOut(db.Model):
+    """An address whose owner asked for no more payment reminders (the signed link in each reminder). Kept by
+    address, not by customer, so every version of a customer and every invoice to that address is covered;
+    invoices and receipts are still sent."""
+
+    __tablename__ = "reminder_opt_outs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(254), unique=True)  # lower-cased
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -31,4 +31,8 @@ class MerchantSetting(db.Model):
     time_zone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIME_ZONE)
     payment_terms_days: Mapped[int] = mapped_column(default=DEFAULT_PAYMENT_TERMS_DAYS)
     invoice_footer: Mapped[str] = mapped_column(Text, default="")
+    # Where customers' replies to our emails go; empty: MAIL_FROM.
+    reply_to_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    # Reminder days from the due date ("-3,0,3,7,14"); NULL: REMINDER_SCHEDULE from the environment; "": none.
+    reminder_schedule: Mapped[str | None] = mapped_column(String(120))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -33,7 +33,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from flask import current_app
 from sqlalchemy import and_, case, exists, func, insert, literal, or_, select
@@ -263,9 +263,10 @@ def _rule() -> Rule:
     return Rule.from_config(current_app.config)
 
 
-def roll_up(profile: MerchantProfile | None = None) -> int:
+def roll_up(profile: MerchantProfile | None = None, now: datetime | None = None) -> int:
     """Add every finished merchant day after the rollup's end to statistics_daily; returns days added.
-    Safe to run at any time: each chunk of days is written with the rollup's new end in one commit."""
+    Safe to run at any time: each chunk of days is written with the rollup's new end in one commit.
+    A day counts as finished SETTLE after the merchant's midnight (`now` defaults to the clock)."""
     profile = profile or merchant_settings()
     state = db.session.get(StatisticsRollup, 1)
     if state is None:
@@ -274,7 +275,7 @@ def roll_up(profile: MerchantProfile | None = None) -> int:
     elif state.time_zone != profile.time_zone:  # the merchant's days moved: count them again
         db.session.execute(StatisticsDaily.__table__.delete())
         state.time_zone, state.rolled_through = profile.time_zone, None
-    now = utcnow()
+    now = now or utcnow()
     last_finished = profile.today(now - SETTLE) - timedelta(days=1)
     first = state.rolled_through + timedelta(days=1) if state.rolled_through else _earliest_raw_day(profile)
     if first is None:  # nothing recorded yet: nothing to roll up

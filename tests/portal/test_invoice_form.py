@@ -223,8 +223,9 @@ def test_currency_is_a_list_and_due_date_defaults_from_terms(signed_in_staff):
     currency = form.by_name("currency")
     assert currency is not None and "<select" in page and '<option value="INR" selected' in page
     due = dict(form.fields)["due_date"]
-    from datetime import date, timedelta
-    assert due == (date.today() + timedelta(days=14)).isoformat()
+    from datetime import timedelta
+    from portal.merchant import merchant_settings
+    assert due == (merchant_settings().today() + timedelta(days=14)).isoformat()  # the merchant's today, not UTC's
 
 
 # ---- the admin page for tax rates -------------------------------------------------------------------

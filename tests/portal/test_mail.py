@@ -249,3 +249,111 @@ def test_reminders_go_once_per_step_and_stop_when_paid(smtp, app, make_invoice, 
         db.select(OutboxMessage.cause).where(OutboxMessage.kind == "reminder", OutboxMessage.invoice_id == invoice.id)))
     assert steps(far) == []  # due in 20 days: its first reminder (3 days before) is after these 14 days
     assert steps(soon) == [f"reminder:{soon.id}:{day}" for day in ("-3", "0", "3", "7")]  # one per step, in order
+
+
+def test_admins_set_the_reminder_schedule_and_where_replies_go(smtp, make_invoice, staff, signed_in_admin):
+    from datetime import timedelta
+
+    from portal.mail.reminders import send_due_reminders
+    from portal.merchant import merchant_settings
+    from portal.models import MerchantSetting
+
+    form = {"business_name": "Asha Design Studio", "address": "", "tax_id": "", "default_currency": "INR",
+            "time_zone": "Asia/Kolkata", "payment_terms_days": "14", "invoice_footer": ""}
+    page = signed_in_admin.get("/settings/").get_data(as_text=True)
+    assert 'value="-3, 0, 3, 7, 14"' in page and "3 days before the due date, on it and 3, 7 and 14 days after" in page
+    for field, value, message in [
+            ("reminder_schedule", "tomorrow", "must be whole numbers of days separated by commas"),
+            ("reminder_schedule", "3, 400", "within a year of the due date"),
+            ("reminder_schedule", ",".join(str(d) for d in range(11)), "at most 10 days"),
+            ("reply_to_email", "a@b.example, c@d.example", "must be one email address"),
+            ("reply_to_email", "a@b.example\r\nBcc: x@evil.example", "must not contain control characters")]:
+        refused = signed_in_admin.post("/settings/", {**form, field: value}, token_page="/settings/")
+        assert refused.status_code == 422 and message in refused.get_data(as_text=True), (field, value)
+    assert db.session.get(MerchantSetting, 1) is None  # nothing was saved
+
+    saved = signed_in_admin.post("/settings/", {**form, "reminder_schedule": " 7,-1 ", "reply_to_email": "accounts@asha.example"},
+                                 token_page="/settings/")
+    assert saved.status_code == 303
+    from portal.merchant.profile import forget_cached
+    forget_cached()
+    assert merchant_settings().reminder_days == (-1, 7)
+    assert "1 day before the due date and 7 days after" in signed_in_admin.get("/settings/").get_data(as_text=True)
+
+    today = merchant_settings().today()
+    tomorrow = issue(make_invoice, staff, due_date=(today + timedelta(days=1)).isoformat())
+    in_three = issue(make_invoice, staff, due_date=(today + timedelta(days=3)).isoformat(), email="kobe@example.com")
+    assert send_due_reminders(today) == 1  # the old schedule's "3 days before" no longer applies
+    run_due_jobs()
+    [reminder] = [m for m in smtp.received if m["Subject"].startswith("Reminder")]
+    assert reminder["Subject"] == f"Reminder: invoice {tomorrow.number}, ₹2,469.00, is due in 1 day"
+    assert all(m["Reply-To"] == "accounts@asha.example" for m in smtp.received)  # the merchant's, on every email
+    shown = signed_in_admin.get(f"/invoices/{in_three.id}").get_data(as_text=True)
+    next_on = (today + timedelta(days=2)).isoformat()
+    assert re.search(rf"Next payment reminder:\s*<strong>{next_on}</strong>\s*<span class=\"muted\">\(1 day before the due date\)", shown)
+
+    signed_in_admin.post("/settings/", {**form, "reminder_schedule": ""}, token_page="/settings/")
+    forget_cached()
+    assert send_due_reminders(today + timedelta(days=2)) == 0
+    assert "Payment reminders: none: reminders are off in Settings." in signed_in_admin.get(
+        f"/invoices/{in_three.id}").get_data(as_text=True)
+
+
+def test_a_customer_stops_reminders_with_the_signed_link_and_still_gets_invoices(smtp, app, make_invoice, staff,
+                                                                               signed_in_staff):
+    from datetime import timedelta
+
+    from flask.testing import FlaskClient
+
+    from portal.mail.reminders import send_due_reminders
+    from portal.merchant import merchant_settings
+    from portal.models import AuditEvent, ReminderOptOut
+
+    today = merchant_settings().today()
+    invoice = issue(make_invoice, staff, due_date=(today - timedelta(days=3)).isoformat())
+    send_due_reminders(today)
+    run_due_jobs()
+    [reminder] = [m for m in smtp.received if m["Subject"].startswith("Overdue")]
+    link = re.search(r"Open (https://portal.example/reminders/stop/\S+)", reminder.get_body(("plain",)).get_content()).group(1)
+    assert f'href="{link}"' in reminder.get_body(("html",)).get_content()
+    assert reminder["List-Unsubscribe"].strip() == f"<{link}>"  # folded onto its own line: it is long
+    assert reminder["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    [issued] = [m for m in smtp.received if m["Subject"].startswith("Invoice")]
+    assert issued["List-Unsubscribe"] is None  # invoices are not "reminders": nothing to stop there
+    path = link.removeprefix("https://portal.example")
+
+    anonymous = app.test_client()
+    assert isinstance(anonymous, FlaskClient)
+    asked = anonymous.get(path)  # a link scanner or a curious click: it only asks
+    assert asked.status_code == 200 and "Stop payment reminders" in asked.get_data(as_text=True)
+    assert "a…@example.com" in asked.get_data(as_text=True) and "asha@example.com" not in asked.get_data(as_text=True)
+    assert db.session.scalar(db.select(db.func.count(ReminderOptOut.id))) == 0
+    # Forged and tampered links are refused and change nothing.
+    token = path.rsplit("/", 1)[1]
+    for bad in (token[:-2] + ("AA" if not token.endswith("AA") else "BB"), "MQ", "x" * 300):
+        assert anonymous.post(f"/reminders/stop/{bad}", data={}).status_code == 404
+    assert db.session.scalar(db.select(db.func.count(ReminderOptOut.id))) == 0
+
+    # The mail app's one-click POST: no cookie, no CSRF token; the signature is the authority.
+    stopped = anonymous.post(path, data={"List-Unsubscribe": "One-Click"})
+    assert stopped.status_code == 200 and "will send no more payment" in stopped.get_data(as_text=True)
+    assert anonymous.post(path, data={}).status_code == 200  # twice is still once
+    assert db.session.scalars(db.select(ReminderOptOut.address)).all() == ["asha@example.com"]
+    event = db.session.scalars(db.select(AuditEvent).where(AuditEvent.action == "reminders.stopped")).one()
+    assert event.actor_label == "the customer" and "one click" in event.summary
+
+    before = len(smtp.received)
+    for days in range(1, 15):
+        send_due_reminders(today + timedelta(days=days))
+    second = issue(make_invoice, staff, due_date=today.isoformat(), email="ASHA@example.com")  # any case
+    send_due_reminders(today)
+    run_due_jobs()
+    arrived = [m["Subject"] for m in smtp.received[before:]]
+    assert arrived == [f"Invoice {second.number} from HisabPro Demo Store: ₹2,469.00 due"]  # invoices still go
+    page = signed_in_staff.get(f"/invoices/{invoice.id}").get_data(as_text=True)
+    assert "Payment reminders: none: the customer unsubscribed from reminders on" in page
+
+    resumed = anonymous.post(path, data={"action": "resume"})
+    assert "are on again" in resumed.get_data(as_text=True)
+    assert db.session.scalar(db.select(db.func.count(ReminderOptOut.id))) == 0
+    assert send_due_reminders(today) == 1  # the second invoice's due-date reminder

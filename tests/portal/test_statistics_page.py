@@ -12,7 +12,7 @@ import pytest
 from portal.extensions import db
 from portal.merchant import merchant_settings
 from portal.models import GatewayAttempt, MerchantSetting, StatisticsDaily, StatisticsRollup
-from portal.statistics.numbers import Period, payment_statistics, percentile, roll_up
+from portal.statistics.numbers import SETTLE, Period, payment_statistics, percentile, roll_up
 from portal.statistics.routes import csv_rows, duration, safe_cell
 
 
@@ -168,9 +168,12 @@ def test_the_rollup_keeps_finished_days_and_answers_the_same(app, make_invoice):
     today = merchant_settings().today()
     period = Period(today - timedelta(days=3), today)
     live = payment_statistics(period)
-    assert roll_up() == 3                                   # three finished days; today is never stored
+    just_after_midnight = merchant_settings().start_of(today) + timedelta(minutes=5)
+    assert roll_up(now=just_after_midnight) == 2            # yesterday is not finished until SETTLE has passed
+    settled = just_after_midnight + SETTLE
+    assert roll_up(now=settled) == 1                        # three finished days in all; today is never stored
     assert db.session.get(StatisticsRollup, 1).rolled_through == today - timedelta(days=1)
-    assert roll_up() == 0                                   # nothing new to add
+    assert roll_up(now=settled) == 0                        # nothing new to add
     rolled = payment_statistics(period)
     assert rolled == live
     stripe = rolled["by_gateway"]["stripe"]
