@@ -20,6 +20,7 @@ import json
 
 import requests
 
+from portal.mail.unsubscribe import stop_url
 from portal.models import AuditEvent, OutboxMessage, PaymentLink, PaymentMismatch, WebhookDelivery
 from portal.money import Money
 from portal.payments import ledger, refunds
@@ -72,6 +73,7 @@ PUBLIC_PAGES = [
     "/pay/{token}?returned=unverified",
     "/pay/{token}?returned=cancelled",
     "/pay/not-a-real-token",  # the error page, as customers see it
+    "/reminders/stop/{stop_token}",  # the link in each payment reminder
 ]
 BAD_IMPACTS = {"serious", "critical"}
 
@@ -149,7 +151,7 @@ def site(pay_app, live_server, admin, make_user, make_invoice):
             "token": part.pay_token, "paid_token": paid.pay_token, "refunded_token": refunded.pay_token,
             "money_back": money_back.id, "overpaid": overpaid.id,
             "message": db.session.scalar(db.select(OutboxMessage.id).order_by(OutboxMessage.id).limit(1)),
-            "customer": draft.customer_id}
+            "customer": draft.customer_id, "stop_token": stop_url(part.customer).rsplit("/", 1)[1]}
 
 
 def sign_in(page, base: str, email: str) -> None:
