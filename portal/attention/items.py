@@ -81,12 +81,14 @@ def _mismatch_item(row: PaymentMismatch, invoice: Invoice | None) -> Item:
         extra = (Money(invoice.amount_paid_minor - invoice.total_minor, invoice.currency).format()
                  if invoice and invoice.amount_paid_minor > invoice.total_minor else "the difference")
         return Item("overpaid", f"Overpaid: {label} received more than it asks ({row.detail}).",
-                    f"Refund {extra} to the customer in the {gateway} dashboard, then mark this dealt with.",
+                    f"Open the invoice and press \u201cRefund the extra\u201d (admins): it gives {extra} back through "
+                    f"{gateway}, and this clears once the refund goes through.",
                     row.created_at, links, row.id)
     if row.kind == "paid_void_invoice":
         return Item("paid_void", f"Paid while void: {row.detail}",
-                    f"The invoice was void, so the money was not counted. Refund the payment in the {gateway} "
-                    "dashboard, or issue a new invoice for it; then mark this dealt with.",
+                    "The invoice was void, so the money was not counted. Open the invoice and press \u201cRefund in "
+                    f"full\u201d (admins) to give it back through {gateway}, or issue a new invoice for it and mark "
+                    "this dealt with.",
                     row.created_at, links, row.id)
     if row.kind in WRONG_MONEY:
         word = "currency" if row.kind == "currency" else "amount"

@@ -107,7 +107,7 @@ def test_an_overpaid_invoice_says_how_much_to_refund(signed_in_admin, make_invoi
     assert db.session.get(Invoice, invoice.id).status == "overpaid"
     page, kinds = _items(signed_in_admin)
     assert kinds == ["overpaid"]
-    assert "Refund ₹2,469.00 to the customer in the Razorpay dashboard" in page
+    assert "press “Refund the extra” (admins): it gives ₹2,469.00 back through Razorpay" in page
     assert f'href="/invoices/{invoice.id}"' in page and _nav_count(page) == 1
     [row] = db.session.scalars(db.select(PaymentMismatch)).all()
     signed_in_admin.post(f"/attention/mismatches/{row.id}/resolve", token_page="/attention/")
@@ -123,7 +123,7 @@ def test_a_payment_for_a_void_invoice(signed_in_admin, make_invoice, staff):
     db.session.commit()
     assert _pay(invoice, "pay_void")[0] == ledger.MISMATCH
     page, kinds = _items(signed_in_admin)
-    assert kinds == ["paid_void"] and "Refund the payment in the Razorpay dashboard" in page
+    assert kinds == ["paid_void"] and "press “Refund in full” (admins) to give it back through Razorpay" in page
     [row] = db.session.scalars(db.select(PaymentMismatch)).all()
     signed_in_admin.post(f"/attention/mismatches/{row.id}/resolve", token_page="/attention/")
     assert _items(signed_in_admin)[1] == []
