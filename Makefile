@@ -20,11 +20,12 @@ run: install
 	$(FLASK) demo seed
 	$(PY) -m sandbox.dev $(FLASK) run --host 127.0.0.1 --port 5000
 
-# Debian's Chromium for the end-to-end tests; Playwright drives it, nothing is downloaded at run time.
+# Debian packages the tests drive: Chromium for the end-to-end tests (Playwright drives it, nothing is downloaded
+# at run time) and poppler-utils (pdftotext, pdftoppm) to read the PDFs the portal renders.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@command -v chromium >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium poppler-utils; }
 
 # The suite on SQLite; then the database-backed tests again on PostgreSQL when TEST_DATABASE_URL is set.
 test: install browser

@@ -32,7 +32,7 @@ def upgrade():
         batch_op.add_column(sa.Column('reminder_schedule', sa.String(length=120), nullable=True))
 
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('attachment', sa.String(length=60), server_default='', nullable=False))
+        batch_op.add_column(sa.Column('attachment', sa.String(length=160), server_default='', nullable=False))
 
     # ### end Alembic commands ###
 

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("invoices", __name__)
 
-from . import emailing, routes, tax_rates  # noqa: E402,F401
+from . import documents, emailing, routes, tax_rates  # noqa: E402,F401

@@ -23,7 +23,8 @@ def queue_invoice(invoice: Invoice, kind: str, to_address: str, cause: str) -> i
     context = {"invoice": invoice, "merchant": merchant, "pay_url": pay_url(invoice), "kind": kind}
     subject = f"Invoice {invoice.number} from {merchant.business_name}: {invoice.amount_due.format()} due"
     return _queue(cause, kind, invoice.id, to_address, subject,
-                  render_template("mail/invoice.txt", **context), render_template("mail/invoice.html", **context))
+                  render_template("mail/invoice.txt", **context), render_template("mail/invoice.html", **context),
+                  attachment=f"invoice:{invoice.id}")
 
 
 def queue_receipt(invoice: Invoice, payment, cause: str) -> int | None:
@@ -38,7 +39,8 @@ def queue_receipt(invoice: Invoice, payment, cause: str) -> int | None:
     subject = (f"Receipt: {payment.amount.format()} received for invoice {invoice.number}"
                + ("" if kind == "payment_received" else f", {invoice.amount_due.format()} still due"))
     return _queue(cause, kind, invoice.id, invoice.customer.email, subject,
-                  render_template("mail/receipt.txt", **context), render_template("mail/receipt.html", **context))
+                  render_template("mail/receipt.txt", **context), render_template("mail/receipt.html", **context),
+                  attachment=f"receipt:{payment.gateway}:{payment.payment_id}")
 
 
 def queue_refund(invoice: Invoice, refund, cause: str) -> int | None:
@@ -59,7 +61,21 @@ def queue_reminder(invoice: Invoice, day: int, cause: str) -> int | None:
     from . import reminders
 
     text, html = reminders.bodies(invoice, day, pay_url(invoice))
-    return _queue(cause, "reminder", invoice.id, invoice.customer.email, reminders.subject(invoice, day), text, html)
+    return _queue(cause, "reminder", invoice.id, invoice.customer.email, reminders.subject(invoice, day), text, html,
+                  attachment=f"invoice:{invoice.id}")
+
+
+def attached_document(row: OutboxMessage):
+    """The Invoice or Payment whose PDF the message carries (`row.attachment`), or None."""
+    from ..models import Payment
+
+    kind, _, key = row.attachment.partition(":")
+    if kind == "invoice":
+        return db.session.get(Invoice, int(key))
+    if kind == "receipt":
+        gateway, _, payment_id = key.partition(":")
+        return db.session.scalar(db.select(Payment).where(Payment.gateway == gateway, Payment.payment_id == payment_id))
+    return None
 
 
 def new_cause(kind: str, invoice_id: int) -> str:
@@ -68,13 +84,16 @@ def new_cause(kind: str, invoice_id: int) -> str:
 
 
 def _queue(cause: str, kind: str, invoice_id: int | None, to_address: str, subject: str, text: str,
-           html: str) -> int | None:
+           html: str, attachment: str = "") -> int | None:
+    """The row, with the PDF to attach named, not rendered: the worker renders it when it sends (a webhook's
+    transaction should not wait for a PDF)."""
     config = current_app.config
     sender = config["MAIL_FROM"] or "billing@hisabpro.invalid"
     domain = sender.rpartition("@")[2] or "hisabpro.invalid"
     reply_to = merchant_settings().reply_to_email or sender
     values = dict(cause=cause, kind=kind, invoice_id=invoice_id, to_address=to_address, reply_to=reply_to,
-                  subject=subject, text_body=text, html_body=html, status=MAIL_QUEUED, attempts=0, last_error="",
+                  subject=subject, text_body=text, html_body=html, attachment=attachment, status=MAIL_QUEUED,
+                  attempts=0, last_error="",
                   message_id=f"<{secrets.token_hex(16)}@{domain}>")
     inserted = _insert_once_returning_id(values)
     if inserted is None:

@@ -2,13 +2,14 @@
 Without SMTP_URL (the `make run` default) messages stay here, unsent, so the demo shows them."""
 from __future__ import annotations
 
-from flask import abort, current_app, make_response, render_template
+from flask import abort, current_app, make_response, render_template, url_for
 from flask_login import login_required
 
 from ..extensions import db
 from ..models import OutboxMessage
 from ..validation import MAX_PAGE, query_int
 from . import bp
+from .outbox import attached_document
 
 PER_PAGE = 50
 # The HTML part is the customer's email, shown in a frame: no script, no outside request, styles inline only.
@@ -29,7 +30,22 @@ def index():
 @login_required
 def detail(message_id: int):
     row = db.session.get(OutboxMessage, message_id) or abort(404)
-    return render_template("outbox/detail.html", message=row, smtp=bool(current_app.config["SMTP_URL"]))
+    return render_template("outbox/detail.html", message=row, smtp=bool(current_app.config["SMTP_URL"]),
+                           attachment=attachment_link(row))
+
+
+def attachment_link(row: OutboxMessage) -> tuple[str, str] | None:
+    """(file name, staff URL) of the PDF the message carries (rendered again, as it is now), or None."""
+    from .. import pdf
+    from ..models import Invoice
+
+    document = attached_document(row)
+    if isinstance(document, Invoice):
+        return pdf.invoice_filename(document), url_for("invoices.invoice_pdf", invoice_id=document.id)
+    if document is not None:
+        return pdf.receipt_filename(document), url_for("invoices.receipt_pdf", invoice_id=document.invoice_id,
+                                                       payment_row_id=document.id)
+    return None
 
 
 @bp.get("/<id:message_id>/html")

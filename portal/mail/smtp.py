@@ -20,6 +20,7 @@ from ..merchant import merchant_settings
 from ..models import OutboxMessage, utcnow
 from ..models.mail import MAIL_FAILED, MAIL_QUEUED, MAIL_SENDING, MAIL_SENT
 from ..payments.base import is_local_url
+from .outbox import attached_document
 
 log = logging.getLogger("portal.mail")
 
@@ -51,7 +52,24 @@ def compose(row: OutboxMessage) -> EmailMessage:
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(row.text_body)
     message.add_alternative(row.html_body, subtype="html")
+    attached = attachment(row)
+    if attached is not None:
+        name, data = attached
+        message.add_attachment(data, maintype="application", subtype="pdf", filename=name)
     return message
+
+
+def attachment(row: OutboxMessage) -> tuple[str, bytes] | None:
+    """The row's PDF as (file name, bytes), rendered now from the invoice or payment it names; None without one."""
+    from .. import pdf
+    from ..models import Invoice
+
+    document = attached_document(row)
+    if isinstance(document, Invoice):
+        return pdf.invoice_filename(document), pdf.invoice_pdf(document)
+    if document is not None:
+        return pdf.receipt_filename(document), pdf.receipt_pdf(document)
+    return None
 
 
 def deliver(message: EmailMessage, url: str, timeout: float) -> None:

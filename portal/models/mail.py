@@ -34,8 +34,9 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The PDF rendered and attached when it is sent: "invoice:<invoice id>", "receipt:<payment id>" or "" for none.
-    attachment: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    # The PDF rendered and attached when it is sent: "invoice:<invoice id>", "receipt:<gateway>:<gateway's payment
+    # id>" or "" for none.
+    attachment: Mapped[str] = mapped_column(String(160), default="", server_default="")
 
 
 class ReminderOptOut(db.Model):

@@ -10,9 +10,10 @@ from urllib.parse import quote
 import segno
 from flask import abort, current_app, make_response, redirect, render_template, request, url_for
 
+from .. import pdf
 from ..extensions import db, limiter
 from ..merchant import merchant_settings
-from ..models import Invoice, PaymentLink
+from ..models import Invoice, Payment, PaymentLink
 from ..payments import engine, ledger, registry, routing
 from ..payments.base import LINK_CANCELLED, GatewayError, WebhookRejected
 from ..validation import query_text
@@ -171,6 +172,25 @@ def returned(token: str, gateway: str):
         db.session.rollback()  # the webhook or reconciliation will bring the news
         outcome = "checking"
     return redirect(url_for("pay.page", token=token, returned=outcome, via=gateway)), 303
+
+
+@bp.get("/<token:token>/invoice.pdf")
+@limiter.limit("30 per minute")  # each one is rendered afresh: a few a minute is all a customer needs
+def invoice_pdf(token: str):
+    invoice = get_invoice_by_token_or_404(token)
+    if invoice.status == "draft":
+        abort(404, "This payment link is not valid. Ask the merchant for a new one.")
+    return pdf.pdf_response(pdf.invoice_pdf(invoice), pdf.invoice_filename(invoice), public=True)
+
+
+@bp.get("/<token:token>/receipts/<id:payment_row_id>.pdf")
+@limiter.limit("30 per minute")
+def receipt_pdf(token: str, payment_row_id: int):
+    invoice = get_invoice_by_token_or_404(token)
+    payment = db.session.get(Payment, payment_row_id)
+    if payment is None or payment.invoice_id != invoice.id:
+        abort(404, "There is no such receipt for this invoice.")
+    return pdf.pdf_response(pdf.receipt_pdf(payment), pdf.receipt_filename(payment), public=True)
 
 
 @bp.get("/<token:token>/qr.svg")

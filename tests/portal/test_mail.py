@@ -43,6 +43,14 @@ def smtp(app):
     controller.stop()
 
 
+def pdf_text(data: bytes) -> str:
+    """What a customer reads in an attached PDF (Debian's poppler-utils), runs of spaces made one."""
+    import subprocess
+
+    out = subprocess.run(["pdftotext", "-layout", "-", "-"], input=data, capture_output=True, check=True).stdout
+    return "\n".join(" ".join(line.split()) for line in out.decode().splitlines())
+
+
 def issue(make_invoice, staff, **extra):
     invoice = make_invoice(**{"name": "Asha Traders", "email": "asha@example.com", **extra})
     service.open_invoice(invoice, staff)
@@ -75,6 +83,10 @@ def test_issuing_an_invoice_emails_the_customer_both_parts_and_the_pay_link(smtp
     assert link in html and link.startswith("https://portal.example/pay/")
     page = client.get(link.removeprefix("https://portal.example"))
     assert page.status_code == 200 and invoice.number in page.get_data(as_text=True)
+    [attached] = list(mail.iter_attachments())
+    assert attached.get_content_type() == "application/pdf" and attached.get_filename() == f"invoice-{invoice.number}.pdf"
+    printed = pdf_text(attached.get_content())
+    assert invoice.number in printed and "Amount due ₹2,469.00" in printed and link in printed
 
 
 def test_a_temporary_refusal_is_retried_and_delivered_once(smtp, make_invoice, staff):
@@ -171,6 +183,10 @@ def test_each_payment_gets_one_receipt_saying_what_is_still_due(smtp, make_invoi
     assert rest["Subject"] == f"Receipt: ₹1,469.00 received for invoice {invoice.number}"
     assert "The invoice is paid in full." in rest.get_body(("plain",)).get_content()
     assert "pay_rest_1" in rest.get_body(("html",)).get_content()
+    [receipt] = list(part.iter_attachments())
+    assert receipt.get_filename().startswith(f"receipt-{invoice.number}-") and receipt.get_content_type() == "application/pdf"
+    printed = pdf_text(receipt.get_content())
+    assert "Amount received ₹1,000.00" in printed and "Payment id pay_part_1" in printed and "Still due" in printed
 
 
 def test_a_refund_reported_three_times_is_emailed_once(smtp, make_invoice, staff):
