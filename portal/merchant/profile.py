@@ -94,7 +94,10 @@ def _from_row(row: MerchantSetting | None) -> MerchantProfile:
         return MerchantProfile(default_name, "", "", config.get("INVOICE_DEFAULT_CURRENCY", DEFAULT_CURRENCY),
                                DEFAULT_TIME_ZONE, config.get("INVOICE_PAYMENT_TERMS_DAYS", DEFAULT_PAYMENT_TERMS_DAYS), "",
                                "", default_days)
-    days = default_days if row.reminder_schedule is None else parse_reminder_days(row.reminder_schedule)
+    try:  # saved through parse_settings_input, so it parses; a hand-edited row falls back rather than break pages
+        days = default_days if row.reminder_schedule is None else parse_reminder_days(row.reminder_schedule)
+    except ValueError:
+        days = default_days
     return MerchantProfile(row.business_name or default_name, row.address, row.tax_id, row.default_currency,
                            row.time_zone, row.payment_terms_days, row.invoice_footer, row.reply_to_email, days)
 
