@@ -13,6 +13,7 @@ from urllib.parse import quote
 from pathlib import Path
 
 import pytest
+from jinja2 import BytecodeCache
 import requests
 from sqlalchemy import create_engine, inspect, text
 
@@ -98,6 +99,24 @@ class IsolatedClient(FlaskClient):
 TEST_BREAKER = {"BREAKER_MIN_CALLS": 5}
 
 
+class SharedTemplateCache(BytecodeCache):
+    """Every test builds its own app; this lets them share compiled templates (keyed by name and source checksum,
+    so an edited template compiles afresh) instead of compiling each page again for each test."""
+
+    def __init__(self):
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket):
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket):
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CACHE = SharedTemplateCache()
+
+
 @pytest.fixture
 def app(database_url, migrated, tmp_path):
     app = create_app({
@@ -109,9 +128,13 @@ def app(database_url, migrated, tmp_path):
         "RATELIMIT_STORAGE_URI": "memory://",
         "CACHE_TYPE": "SimpleCache",
         "FRONTEND_URL": "https://portal.example",
+        # A cheaper scrypt (n=2**10) for the users tests create: the same code path, a fraction of the CPU;
+        # tests/portal/test_auth.py checks that the portal itself hashes with n=2**15.
+        "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
         **TEST_BREAKER,
     })
     app.test_client_class = IsolatedClient
+    app.jinja_env.bytecode_cache = TEMPLATE_CACHE
     with app.app_context():
         yield app
         db.session.remove()

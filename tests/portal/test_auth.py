@@ -89,9 +89,17 @@ def test_sign_out_ends_the_session(signed_in_staff):
     assert signed_in_staff.get("/invoices/").status_code == 302
 
 
-def test_passwords_are_stored_with_scrypt(staff):
+def test_passwords_are_stored_with_scrypt(staff, tmp_path):
     assert staff.password_hash.startswith("scrypt:")
     assert PASSWORD not in staff.password_hash
+    # Outside the tests' cheaper setting, the portal hashes at Werkzeug's full cost (n=2**15, r=8, p=1).
+    from portal import create_app
+    from portal.models import User
+
+    with create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": "sqlite://"}).app_context():
+        user = User(email="x@example.com")
+        user.set_password(PASSWORD)
+        assert user.password_hash.startswith("scrypt:32768:8:1$") and user.check_password(PASSWORD)
 
 
 def test_session_cookie_flags(browser, staff):
