@@ -78,6 +78,11 @@ def attached_document(row: OutboxMessage):
     return None
 
 
+def sender_address() -> str:
+    """MAIL_FROM, or an address that can never be delivered to while it is unset (the Outbox-only default)."""
+    return current_app.config["MAIL_FROM"] or "billing@hisabpro.invalid"
+
+
 def new_cause(kind: str, invoice_id: int) -> str:
     """A cause for a send a person asked for: each click of a rendered form is its own, repeated clicks are one."""
     return f"{kind}:{invoice_id}:{secrets.token_urlsafe(12)}"
@@ -88,25 +93,18 @@ def _queue(cause: str, kind: str, invoice_id: int | None, to_address: str, subje
     """The row, with the PDF to attach named, not rendered: the worker renders it when it sends (a webhook's
     transaction should not wait for a PDF)."""
     config = current_app.config
-    sender = config["MAIL_FROM"] or "billing@hisabpro.invalid"
+    sender = sender_address()
     domain = sender.rpartition("@")[2] or "hisabpro.invalid"
     reply_to = merchant_settings().reply_to_email or sender
     values = dict(cause=cause, kind=kind, invoice_id=invoice_id, to_address=to_address, reply_to=reply_to,
                   subject=subject, text_body=text, html_body=html, attachment=attachment, status=MAIL_QUEUED,
                   attempts=0, last_error="",
                   message_id=f"<{secrets.token_hex(16)}@{domain}>")
-    inserted = _insert_once_returning_id(values)
+    from ..payments.ledger import insert_once
+
+    inserted = insert_once(OutboxMessage, **values)
     if inserted is None:
         return None
     if config["SMTP_URL"]:
         jobs.enqueue("send_mail", message_id=inserted)
     return inserted
-
-
-def _insert_once_returning_id(values: dict) -> int | None:
-    """One INSERT … ON CONFLICT DO NOTHING RETURNING id: the new row's id, None when the cause had its message."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(OutboxMessage).values(**values).on_conflict_do_nothing()
-    return db.session.execute(statement.returning(OutboxMessage.id)).scalar()

@@ -15,7 +15,7 @@ from sqlalchemy import func
 from .. import jobs
 from ..extensions import db
 from ..merchant import merchant_settings
-from ..models import Invoice, OutboxMessage, ReminderOptOut
+from ..models import Customer, Invoice, OutboxMessage, ReminderOptOut
 from . import outbox
 
 log = logging.getLogger("portal.mail.reminders")
@@ -43,8 +43,6 @@ def send_due_reminders(today: date | None = None) -> int:
     today = today or merchant_settings().today()
     earliest = today - timedelta(days=schedule[-1] + 2)
     latest = today - timedelta(days=schedule[0])
-    from ..models import Customer
-
     stopped = db.select(ReminderOptOut.address)
     ids = db.session.scalars(db.select(Invoice.id).join(Customer, Customer.id == Invoice.customer_id).where(
         Invoice.status.in_(REMINDED_STATUSES), Invoice.due_date.is_not(None),

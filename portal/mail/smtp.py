@@ -20,7 +20,7 @@ from ..merchant import merchant_settings
 from ..models import OutboxMessage, utcnow
 from ..models.mail import MAIL_FAILED, MAIL_QUEUED, MAIL_SENDING, MAIL_SENT
 from ..payments.base import is_local_url
-from .outbox import attached_document
+from .outbox import attached_document, sender_address
 
 log = logging.getLogger("portal.mail")
 
@@ -35,8 +35,7 @@ class PermanentFailure(Exception):
 
 def compose(row: OutboxMessage) -> EmailMessage:
     message = EmailMessage()
-    sender = current_app.config["MAIL_FROM"] or "billing@hisabpro.invalid"
-    message["From"] = formataddr((merchant_settings().business_name, sender))
+    message["From"] = formataddr((merchant_settings().business_name, sender_address()))
     message["To"] = row.to_address
     if row.reply_to:
         message["Reply-To"] = row.reply_to

@@ -44,13 +44,14 @@ def find_link(gateway: str, link_id: str | None, reference: str | None) -> Payme
     return None
 
 
-def insert_once(model, **values) -> bool:
+def insert_once(model, **values):
     """INSERT a row unless one with the same unique key is there (ON CONFLICT DO NOTHING, on PostgreSQL and
-    SQLite alike): one statement, no savepoint. True when this call inserted it. On PostgreSQL a concurrent
-    transaction inserting the same key makes this one wait for its outcome, so exactly one of them wins."""
+    SQLite alike): one statement, no savepoint. The new row's key (its id) when this call inserted it, else None. On
+    PostgreSQL a concurrent transaction inserting the same key makes this one wait for its outcome, so exactly
+    one of them wins."""
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(model).values(**values).on_conflict_do_nothing()
-    return db.session.execute(statement.returning(*model.__table__.primary_key.columns)).first() is not None
+    return db.session.execute(statement.returning(*model.__table__.primary_key.columns)).scalar()
 
 
 def claim_transmission(event: PaymentEvent, body: bytes) -> None:
